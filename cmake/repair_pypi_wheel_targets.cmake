@@ -1,0 +1,50 @@
+# The ROS 2 wheels on PyPI export `<pkg>::<pkg>__rosidl_generator_py` targets whose include directories
+# name the wheel builder's Python and NumPy headers, paths that do not exist here, so CMake refuses to
+# generate. At the end of configure, drop the missing paths and add this interpreter's headers instead.
+# A virtualenv inside the source tree also puts its NumPy headers into this package's own exported
+# generator target, which CMake refuses; those paths are kept for the build only.
+# On a normal ROS install every path exists, none is in the source tree, and nothing changes.
+
+find_package(Python3 REQUIRED COMPONENTS Interpreter Development NumPy)
+
+function(emotion_ros_repair_generator_py_targets)
+  get_directory_property(imported_targets DIRECTORY "${CMAKE_SOURCE_DIR}" IMPORTED_TARGETS)
+  foreach(target IN LISTS imported_targets)
+    if(NOT target MATCHES "__rosidl_generator_py$")
+      continue()
+    endif()
+    get_target_property(include_dirs ${target} INTERFACE_INCLUDE_DIRECTORIES)
+    if(NOT include_dirs)
+      continue()
+    endif()
+    set(existing_dirs "")
+    set(repaired FALSE)
+    foreach(dir IN LISTS include_dirs)
+      if(EXISTS "${dir}" OR dir MATCHES "^\\$<")
+        list(APPEND existing_dirs "${dir}")
+      else()
+        set(repaired TRUE)
+      endif()
+    endforeach()
+    if(repaired)
+      list(APPEND existing_dirs ${Python3_INCLUDE_DIRS} ${Python3_NumPy_INCLUDE_DIRS})
+      set_target_properties(${target} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${existing_dirs}")
+      message(STATUS "emotion_ros: repaired include directories of ${target}")
+    endif()
+  endforeach()
+  set(own_target ${PROJECT_NAME}__rosidl_generator_py)
+  if(TARGET ${own_target})
+    get_target_property(include_dirs ${own_target} INTERFACE_INCLUDE_DIRECTORIES)
+    set(build_only_dirs "")
+    foreach(dir IN LISTS include_dirs)
+      string(FIND "${dir}" "${CMAKE_SOURCE_DIR}/" position)
+      if(position EQUAL 0)
+        set(dir "$<BUILD_INTERFACE:${dir}>")
+      endif()
+      list(APPEND build_only_dirs "${dir}")
+    endforeach()
+    set_target_properties(${own_target} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${build_only_dirs}")
+  endif()
+endfunction()
+
+cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" CALL emotion_ros_repair_generator_py_targets)

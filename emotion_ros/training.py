@@ -1,0 +1,211 @@
+"""Training the emotion CNN from scratch on FER2013, resumable from the checkpoint of the last epoch.
+
+TensorFlow is imported here only: the stream path runs the exported LiteRT model without it.
+"""
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .classes import CLASSES
+from .datasets import FACE_SIZE, load_dataset
+
+DEFAULT_TRAIN = "../shared/data/fer2013/fer2013_train.npz"
+DEFAULT_VAL = "../shared/data/fer2013/fer2013_publictest.npz"
+
+
+def build_model(num_classes=len(CLASSES), width=32, dropout=0.4):
+    """A VGG-style CNN: four blocks of two 3x3 conv + batch-norm, then global pooling and a small head.
+
+    The model takes raw 0-255 grayscale faces; the rescaling is inside it so that every runtime
+    (Keras, LiteRT) shares the same preprocessing.
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((FACE_SIZE, FACE_SIZE, 1), name="face")
+    x = layers.Rescaling(1.0 / 255.0)(inputs)
+    for block, filters in enumerate((width, width * 2, width * 4, width * 8)):
+        for _ in range(2):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+        x = layers.MaxPooling2D()(x)
+        x = layers.SpatialDropout2D(0.05 * (block + 1))(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(width * 8, use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
+    return keras.Model(inputs, outputs, name="emotion_cnn")
+
+
+def build_augmentation():
+    """Flips, small rotations, shifts, zooms (crops) and lighting changes seen in real camera faces."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal"),
+            layers.RandomRotation(12 / 360, fill_mode="reflect"),
+            layers.RandomTranslation(0.1, 0.1, fill_mode="reflect"),
+            layers.RandomZoom((-0.15, 0.1), fill_mode="reflect"),
+            layers.RandomContrast(0.3),
+            layers.RandomBrightness(0.15, value_range=(0, 255)),
+        ],
+        name="augmentation",
+    )
+
+
+def class_weights(labels, power=0.5):
+    """Inverse class frequency raised to `power` (0: none, 1: fully balanced), mean weight 1."""
+    counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
+    weights = (counts.sum() / np.maximum(counts, 1)) ** power
+    return (weights / (weights * counts).sum() * counts.sum()).astype(np.float32)
+
+
+def make_dataset(images, labels, batch_size, weights=None, augment=False, seed=0):
+    import tensorflow as tf
+
+    x = images[..., None].astype(np.float32)
+    y = np.eye(len(CLASSES), dtype=np.float32)[labels]
+    if weights is None:
+        data = tf.data.Dataset.from_tensor_slices((x, y))
+    else:
+        data = tf.data.Dataset.from_tensor_slices((x, y, weights[labels]))
+    if augment:
+        data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size)
+    if augment:
+        augmentation = build_augmentation()
+        data = data.map(
+            lambda x, *rest: (tf.clip_by_value(augmentation(x, training=True), 0.0, 255.0), *rest),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+def train(
+    train_path=DEFAULT_TRAIN,
+    val_path=DEFAULT_VAL,
+    run_dir="runs/emotion_cnn",
+    epochs=60,
+    batch_size=64,
+    learning_rate=2e-3,
+    width=32,
+    class_weight_power=0.5,
+    limit=None,
+    resume=False,
+    seed=0,
+):
+    """Train, keeping `last.keras` (every epoch), `best.keras` (best PublicTest accuracy),
+    `history.csv` and `curves.png` in `run_dir`. With `resume`, training continues from `last.keras`.
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    last_path, best_path, history_path = run_dir / "last.keras", run_dir / "best.keras", run_dir / "history.csv"
+
+    x_train, y_train = load_dataset(train_path, usage="Training")
+    x_val, y_val = load_dataset(val_path, usage="PublicTest")
+    if limit:
+        x_train, y_train, x_val, y_val = x_train[:limit], y_train[:limit], x_val[:limit], y_val[:limit]
+    weights = class_weights(y_train, class_weight_power)
+    print(f"train {len(x_train)} faces from {train_path}, validate on {len(x_val)} from {val_path}")
+    print("class weights: " + ", ".join(f"{c} {w:.2f}" for c, w in zip(CLASSES, weights)))
+
+    train_data = make_dataset(x_train, y_train, batch_size, weights, augment=True, seed=seed)
+    val_data = make_dataset(x_val, y_val, 256)
+    steps_per_epoch = int(np.ceil(len(x_train) / batch_size))
+
+    initial_epoch, best_accuracy = 0, None
+    if resume and last_path.exists():
+        model = keras.models.load_model(last_path)
+        rows = read_history(history_path)
+        initial_epoch = len(rows)
+        best_accuracy = max((float(r["val_accuracy"]) for r in rows), default=None)
+        print(f"resuming {last_path} after epoch {initial_epoch} (best val_accuracy {best_accuracy})")
+    else:
+        if history_path.exists():
+            history_path.unlink()
+        model = build_model(width=width)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0,
+            decay_steps=max(1, (epochs - 2) * steps_per_epoch),
+            warmup_target=learning_rate,
+            warmup_steps=2 * steps_per_epoch,
+        )
+        model.compile(
+            optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+            metrics=["accuracy"],
+        )
+        model.summary(print_fn=print)
+    if initial_epoch >= epochs:
+        print(f"already trained for {initial_epoch} epochs; nothing to do")
+        return best_path
+
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(last_path),
+        keras.callbacks.ModelCheckpoint(
+            best_path,
+            monitor="val_accuracy",
+            mode="max",
+            save_best_only=True,
+            initial_value_threshold=best_accuracy,
+        ),
+        keras.callbacks.CSVLogger(history_path, append=True),
+        keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: plot_curves(history_path)),
+    ]
+    model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    (run_dir / "train_config.json").write_text(
+        json.dumps({"train": str(train_path), "val": str(val_path), "epochs": epochs, "batch_size": batch_size,
+                    "learning_rate": learning_rate, "width": width, "class_weight_power": class_weight_power,
+                    "seed": seed}, indent=2)
+    )
+    return best_path
+
+
+def read_history(path):
+    if not Path(path).exists():
+        return []
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def plot_curves(history_path):
+    """Write curves.png (loss and accuracy per epoch) beside the history file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_history(history_path)
+    if not rows:
+        return
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, axis in (("loss", loss_axis), ("accuracy", accuracy_axis)):
+        axis.plot(epochs, [float(r[key]) for r in rows], label="train (augmented)")
+        axis.plot(epochs, [float(r["val_" + key]) for r in rows], label="PublicTest")
+        axis.set_xlabel("epoch")
+        axis.set_title(key)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(Path(history_path).with_name("curves.png"), dpi=100)
+    plt.close(figure)
