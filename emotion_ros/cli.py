@@ -1,35 +1,161 @@
-"""The `emotion-ros` command."""
+"""emotion-ros: faces, seven emotions and a social robot's answer, from the command line."""
 
 import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def run_analyze(args):
+    import cv2
+
+    from .annotate import draw_faces
+    from .pipeline import PhotoPipeline
+
+    pipeline = PhotoPipeline(args.detector)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    report = []
+    for photo in args.photos:
+        image = cv2.imread(photo, cv2.IMREAD_COLOR)
+        if image is None:
+            print(f"{photo}: cannot read this file as an image; skipped", file=sys.stderr)
+            failures += 1
+            continue
+        faces = pipeline.analyze(image)
+        stem = out_dir / Path(photo).stem
+        cv2.imwrite(f"{stem}_emotions.jpg", draw_faces(image, faces))
+        results = [face.to_dict() for face in faces]
+        Path(f"{stem}_emotions.json").write_text(json.dumps(results, indent=2))
+        report.append({"photo": photo, "faces": results})
+        if not args.json:
+            print(f"{photo}: {len(faces)} face(s) -> {stem}_emotions.jpg")
+            for face in faces:
+                print(f"  {face.face_id} {face.box}: {face.label} {face.confidence:.2f}")
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 1 if failures else 0
+
+
+def add_analyze_parser(subparsers):
+    parser = subparsers.add_parser(
+        "analyze", help="find the faces of photos and classify their emotions",
+        description="Detect every face of each photo, classify its emotion, and write an annotated copy "
+                    "(OUT/<name>_emotions.jpg) and the results as JSON (OUT/<name>_emotions.json).")
+    parser.add_argument("photos", nargs="+", metavar="PHOTO", help="image files (jpg, png, ...)")
+    parser.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn",
+                        help="mtcnn finds small and turned faces; haar is faster (default: %(default)s)")
+    parser.add_argument("--out", default="emotion_ros_out", help="directory for the results (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print all results as one JSON document")
+    parser.set_defaults(run=run_analyze)
+
+
+def run_bringup(args):
+    from .bringup import bringup
+
+    bringup(args.source, args.params_file, args.out, args.max_seconds)
+    return 0
+
+
+def add_bringup_parser(subparsers):
+    parser = subparsers.add_parser(
+        "bringup", help="run the four ROS 2 nodes in this process (like ros2 launch emotion_ros bringup.launch.py)",
+        description="Start camera_node, face_detection_node, emotion_classifier_node and social_response_node in one "
+                    "rclpy executor with config/params.yaml, print the emotions, emoji and questions they publish, "
+                    "and stop at the end of a photo directory or video that does not loop.")
+    parser.add_argument("--source", required=True, help="camera index, /dev/videoN, a video file or a directory of photos")
+    parser.add_argument("--params-file", action="append", default=[], metavar="YAML",
+                        help="parameters applied on top of config/params.yaml (repeatable; e.g. config/photos.yaml)")
+    parser.add_argument("--out", help="save the annotated images published on emotions/image here")
+    parser.add_argument("--max-seconds", type=float, help="stop after this many seconds")
+    parser.set_defaults(run=run_bringup)
+
+
+def run_samples(args):
+    from .samples import copy_sample_photos
+
+    for path in copy_sample_photos(args.out_dir):
+        print(path)
+    return 0
+
+
+def add_samples_parser(subparsers):
+    parser = subparsers.add_parser(
+        "samples", help="copy the sample face photos into a directory",
+        description="Copy the face photos shipped by installed packages (see requirements-samples.txt) into OUT_DIR, "
+                    "ready as a camera_node source.")
+    parser.add_argument("out_dir", metavar="OUT_DIR")
+    parser.set_defaults(run=run_samples)
+
+
+def run_train(args):
+    from . import training
+
+    best = training.train(args.train, args.val, args.run_dir, args.epochs, args.batch_size, args.learning_rate,
+                          args.width, args.class_weight_power, args.limit, args.resume, args.seed)
+    print(f"best model: {best}; export it with: emotion-ros export {best}")
+    return 0
 
 
 def add_train_parser(subparsers):
-    from . import training
+    from .training import DEFAULT_TRAIN, DEFAULT_VAL
 
-    parser = subparsers.add_parser("train", help="train the emotion CNN from scratch on FER2013",
-                                   description="Train the emotion CNN; checkpoints every epoch, --resume continues.")
-    parser.add_argument("--train", default=training.DEFAULT_TRAIN, help="training data: .npz, FER2013 .csv or a folder of class folders")
-    parser.add_argument("--val", default=training.DEFAULT_VAL, help="validation data (PublicTest), same formats")
-    parser.add_argument("--run-dir", default="runs/emotion_cnn", help="checkpoints, history.csv and curves.png go here")
+    parser = subparsers.add_parser(
+        "train", help="train the emotion CNN from scratch on FER2013",
+        description="Train the emotion CNN. A checkpoint is written every epoch (RUN_DIR/last.keras), the best "
+                    "on the validation data is kept (RUN_DIR/best.keras), with history.csv and curves.png; "
+                    "--resume continues an interrupted training.")
+    parser.add_argument("--train", default=DEFAULT_TRAIN,
+                        help="training data: .npz, FER2013 .csv (Usage=Training rows) or a folder of class folders")
+    parser.add_argument("--val", default=DEFAULT_VAL, help="validation data (PublicTest), same formats")
+    parser.add_argument("--run-dir", default="runs/emotion_cnn", help="where checkpoints and curves go")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--width", type=int, default=32, help="filters of the first block (doubled per block)")
-    parser.add_argument("--class-weight-power", type=float, default=0.5, help="0: no class weights, 1: fully balanced")
+    parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak of the cosine schedule")
+    parser.add_argument("--width", type=int, default=32, help="filters of the first block, doubled per block")
+    parser.add_argument("--class-weight-power", type=float, default=0.5,
+                        help="loss weight per class = (1/frequency)^power: 0 none, 1 fully balanced")
     parser.add_argument("--limit", type=int, help="use only the first N faces of each split (smoke tests)")
     parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.keras")
     parser.add_argument("--seed", type=int, default=0)
-    parser.set_defaults(run=lambda a: training.train(
-        a.train, a.val, a.run_dir, a.epochs, a.batch_size, a.learning_rate, a.width,
-        a.class_weight_power, a.limit, a.resume, a.seed))
+    parser.set_defaults(run=run_train)
+
+
+def run_export(args):
+    from .training import export_model
+
+    print(f"wrote {export_model(args.model, args.out_dir)}")
+    return 0
+
+
+def add_export_parser(subparsers):
+    from .classifier import MODEL_PATH
+
+    parser = subparsers.add_parser(
+        "export", help="convert a trained Keras model for LiteRT",
+        description="Write emotion_cnn.keras (weights) and emotion_cnn.tflite (LiteRT) from a training checkpoint.")
+    parser.add_argument("model", help="a .keras checkpoint, e.g. runs/emotion_cnn/best.keras")
+    parser.add_argument("--out-dir", default=str(MODEL_PATH.parent),
+                        help="default: the package's models directory (%(default)s)")
+    parser.set_defaults(run=run_export)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="emotion-ros", description=__doc__)
+    subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
+    for add_parser in (add_analyze_parser, add_bringup_parser, add_samples_parser, add_train_parser,
+                       add_export_parser):
+        add_parser(subparsers)
+    return parser
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="emotion-ros", description=__doc__)
-    subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
-    add_train_parser(subparsers)
-    args = parser.parse_args(argv)
-    args.run(args)
+    args = build_parser().parse_args(argv)
+    try:
+        sys.exit(args.run(args))
+    except (FileNotFoundError, ValueError) as error:
+        sys.exit(f"emotion-ros: {error}")
 
 
 if __name__ == "__main__":

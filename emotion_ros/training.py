@@ -209,3 +209,23 @@ def plot_curves(history_path):
     figure.tight_layout()
     figure.savefig(Path(history_path).with_name("curves.png"), dpi=100)
     plt.close(figure)
+
+
+def export_model(keras_path, out_dir):
+    """Write `emotion_cnn.keras` (weights only, no optimizer) and `emotion_cnn.tflite` for LiteRT."""
+    import tempfile
+
+    import keras
+    import tensorflow as tf
+
+    trained = keras.models.load_model(keras_path, compile=False)
+    model = keras.Model.from_config(trained.get_config())
+    model.set_weights(trained.get_weights())
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(out_dir / "emotion_cnn.keras")
+    with tempfile.TemporaryDirectory() as saved_model_dir:
+        model.export(saved_model_dir, format="tf_saved_model", verbose=False)
+        tflite = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir).convert()
+    (out_dir / "emotion_cnn.tflite").write_bytes(tflite)
+    return out_dir / "emotion_cnn.tflite"

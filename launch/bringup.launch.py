@@ -1,0 +1,36 @@
+"""Start the four emotion_ros nodes: camera -> face detection -> emotion classifier -> social response.
+
+    ros2 launch emotion_ros bringup.launch.py source:=/path/to/photos
+    ros2 launch emotion_ros bringup.launch.py source:=0 params_file:=/path/to/my_params.yaml
+
+`emotion-ros bringup` runs the same nodes with the same parameter files where `ros2 launch` is missing.
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from emotion_ros.config import NODE_EXECUTABLES
+
+
+def generate_launch_description():
+    default_params = os.path.join(get_package_share_directory("emotion_ros"), "config", "params.yaml")
+    params_file = LaunchConfiguration("params_file")
+    arguments = [
+        DeclareLaunchArgument("source", default_value="0",
+                              description="camera index, /dev/videoN, a video file or a directory of photos"),
+        DeclareLaunchArgument("params_file", default_value=default_params,
+                              description="YAML parameters applied on top of the package's config/params.yaml"),
+    ]
+    nodes = []
+    for executable in NODE_EXECUTABLES:
+        parameters = [default_params, params_file]
+        if executable == "camera_node":
+            parameters.append({"source": LaunchConfiguration("source")})
+        nodes.append(Node(package="emotion_ros", executable=executable, name=executable,
+                          parameters=parameters, output="screen"))
+    return LaunchDescription(arguments + nodes)

@@ -1,0 +1,106 @@
+"""The `emotion-ros bag` command: rosbag2 files without a ROS installation.
+
+Each sub-command is one add_*_parser function, so `play` (which needs rclpy) is one more function.
+"""
+
+import argparse
+import sys
+
+
+def _positive_float(text):
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _fail(command, err):
+    """One line, no traceback: these failures are about the user's files, not the program."""
+    print(f"emotion-ros bag {command}: error: {err}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def _record_photos(args):
+    from . import bags
+
+    start_ns = None if args.start_time is None else round(args.start_time * 1e9)
+    try:
+        summary = bags.record_photos(args.photo_dir, args.output, fps=args.fps, topic=args.topic,
+                                     frame_id=args.frame_id, storage=args.format, start_ns=start_ns)
+    except (OSError, ValueError) as err:
+        _fail("record-photos", err)
+    print(f"wrote {summary.written} images to {summary.bag_path} on {summary.topic} at {args.fps:g} fps "
+          f"({args.format})")
+    for path, reason in summary.skipped:
+        print(f"skipped {path}: {reason}")
+
+
+def add_record_photos_parser(commands):
+    parser = commands.add_parser(
+        "record-photos", help="turn a folder of photos into a bag of sensor_msgs/Image",
+        description="Write one sensor_msgs/msg/Image per photo (.jpg .jpeg .png .bmp .webp, sorted by name) "
+                    "into a new rosbag2 bag, as if a camera had taken them at FPS. Unreadable files are "
+                    "reported and skipped.")
+    parser.add_argument("photo_dir", metavar="DIR", help="folder of photos (not searched recursively)")
+    parser.add_argument("-o", "--output", metavar="BAG", required=True,
+                        help="bag directory to create; must not exist")
+    parser.add_argument("--fps", type=_positive_float, default=1.0,
+                        help="photos per second of bag time (default 1)")
+    parser.add_argument("--topic", default="/image_raw", help="image topic (default /image_raw)")
+    parser.add_argument("--frame-id", default="camera", help="header.frame_id of the images (default camera)")
+    parser.add_argument("--format", choices=("mcap", "sqlite3"), default="mcap",
+                        help="rosbag2 storage (default mcap, the ROS 2 default since Iron)")
+    parser.add_argument("--start-time", type=float, metavar="SECONDS",
+                        help="stamp of the first photo in seconds since the epoch (default now); "
+                             "fix it for reproducible bags")
+    parser.set_defaults(run=_record_photos)
+
+
+def _analyze(args):
+    import functools
+
+    from . import bags
+
+    try:
+        from .pipeline import analyze_image
+
+        summary = bags.analyze_bag(args.bag, args.output, csv_path=args.csv,
+                                   analyze=functools.partial(analyze_image, detector=args.detector),
+                                   topic=args.topic, progress=not args.no_progress, storage=args.format)
+    except (OSError, ValueError, ImportError) as err:
+        _fail("analyze", err)
+    topics = ", ".join(f"{image} -> {emotions}" for image, emotions in summary.topics.items())
+    print(f"analyzed {summary.images} images, {summary.faces} faces: {summary.out_bag_path} ({topics})")
+    if summary.csv_path is not None:
+        print(f"one row per face: {summary.csv_path}")
+
+
+def add_analyze_parser(commands):
+    parser = commands.add_parser(
+        "analyze", help="find faces and their emotions in every image of a bag",
+        description="Run the photo pipeline on every sensor_msgs/msg/Image of BAG and write the results as "
+                    "emotion_ros/msg/EmotionArray into a new bag, one per image with its stamp and frame_id, "
+                    "on <namespace of the image topic>/emotions (/image_raw -> /emotions, "
+                    "/camera/image_raw -> /camera/emotions).")
+    parser.add_argument("bag", metavar="BAG", help="input bag directory (or a single .mcap/.db3 file)")
+    parser.add_argument("-o", "--output", metavar="OUT", required=True,
+                        help="bag directory to create for the results; must not exist")
+    parser.add_argument("--csv", metavar="FILE",
+                        help="also write one CSV row per face (overwritten if present)")
+    parser.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn",
+                        help="face detector (default mtcnn; haar is faster, misses more faces)")
+    parser.add_argument("--topic", metavar="T", help="image topic to analyze (default: every image topic)")
+    parser.add_argument("--format", choices=("mcap", "sqlite3"), default="mcap",
+                        help="storage of the output bag (default mcap)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=_analyze)
+
+
+def add_bag_parser(subparsers):
+    parser = subparsers.add_parser(
+        "bag", help="make and analyze rosbag2 bags (no ROS installation needed)",
+        description="Work with rosbag2 bags (mcap or sqlite3) through the pure-Python rosbags library.")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    add_record_photos_parser(commands)
+    add_analyze_parser(commands)
+    return parser

@@ -1,0 +1,405 @@
+"""rosbag2 input and output without a ROS installation, through the pure-Python `rosbags` library.
+
+Bags are written in rosbag2 metadata version 9, the version that Jazzy and Kilted `ros2 bag` write
+and read, with the type hashes (RIHS01) that rosidl computes, so `ros2 bag play` accepts them.
+"""
+
+import contextlib
+import csv
+import functools
+import itertools
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from tqdm import tqdm
+
+from .classes import CLASSES
+
+log = logging.getLogger(__name__)
+
+BAG_VERSION = 9
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+EMOTIONS_TYPE = "emotion_ros/msg/EmotionArray"
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+
+# encoding -> (channels, cv2 conversion to BGR or None)
+_DECODINGS = {
+    "bgr8": (3, None),
+    "rgb8": (3, cv2.COLOR_RGB2BGR),
+    "mono8": (1, cv2.COLOR_GRAY2BGR),
+    "bgra8": (4, cv2.COLOR_BGRA2BGR),
+    "rgba8": (4, cv2.COLOR_RGBA2BGR),
+}
+
+
+class BagError(ValueError):
+    """A path that is not a readable rosbag2 bag (missing, truncated, not a bag at all)."""
+
+
+@dataclass
+class RecordSummary:
+    bag_path: Path
+    topic: str
+    written: int
+    skipped: list = field(default_factory=list)  # (photo path, reason) of photos left out
+
+
+@dataclass
+class AnalyzeSummary:
+    out_bag_path: Path
+    csv_path: Path | None
+    topics: dict  # image topic -> emotions topic
+    images: int
+    faces: int
+
+
+def _msg_dir():
+    """The installed messages are what the ROS nodes use, so they win over the source checkout."""
+    candidates = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        candidates.append(Path(get_package_share_directory("emotion_ros")) / "msg")
+    except (ImportError, LookupError, OSError):  # not installed, or no AMENT_PREFIX_PATH
+        pass
+    here = Path(__file__).resolve().parent
+    candidates += [here.parent / "msg", here / "msg"]
+    for candidate in candidates:
+        if (candidate / "EmotionArray.msg").is_file():
+            return candidate
+    raise FileNotFoundError(f"no emotion_ros msg directory found, looked in {[str(c) for c in candidates]}")
+
+
+@functools.cache
+def typestore():
+    """The Kilted typestore plus our messages, parsed from the same .msg files that rosidl builds."""
+    store = get_typestore(Stores.ROS2_KILTED)
+    types = {}
+    for path in sorted(_msg_dir().glob("*.msg")):
+        types.update(get_types_from_msg(path.read_text(), f"emotion_ros/msg/{path.stem}"))
+    store.register(types)
+    return store
+
+
+def absolute_topic(topic):
+    """Bags store fully qualified names; `image_raw` on the command line means `/image_raw`."""
+    return topic if topic.startswith("/") else "/" + topic
+
+
+def emotions_topic(image_topic):
+    """The results of `<ns>/<image>` go to `<ns>/emotions`: /image_raw -> /emotions."""
+    namespace = absolute_topic(image_topic).rsplit("/", 1)[0]
+    return f"{namespace}/emotions"
+
+
+def _header(stamp_ns, frame_id):
+    types = typestore().types
+    stamp = types["builtin_interfaces/msg/Time"](sec=int(stamp_ns) // 10**9, nanosec=int(stamp_ns) % 10**9)
+    return types["std_msgs/msg/Header"](stamp=stamp, frame_id=frame_id)
+
+
+def stamp_to_ns(stamp):
+    """builtin_interfaces/Time as one integer, the unit of bag timestamps."""
+    return stamp.sec * 10**9 + stamp.nanosec
+
+
+def image_to_msg(image_bgr, stamp_ns, frame_id):
+    """bgr8 for colour, mono8 for grayscale: the encodings every ROS image consumer understands."""
+    image = np.asarray(image_bgr)
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        encoding, channels = "mono8", 1
+    elif image.ndim == 3 and image.shape[2] == 3:
+        encoding, channels = "bgr8", 3
+    else:
+        raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {image.shape}")
+    height, width = image.shape[:2]
+    return typestore().types[IMAGE_TYPE](
+        header=_header(stamp_ns, frame_id), height=height, width=width, encoding=encoding,
+        is_bigendian=0, step=width * channels, data=np.ascontiguousarray(image).reshape(-1))
+
+
+def msg_to_image(msg):
+    """Always BGR (H, W, 3) uint8, so the photo pipeline needs no per-encoding branches."""
+    if msg.encoding not in _DECODINGS:
+        raise ValueError(f"unsupported image encoding {msg.encoding!r}; supported: {', '.join(_DECODINGS)}")
+    channels, conversion = _DECODINGS[msg.encoding]
+    row_bytes = msg.width * channels
+    if msg.step < row_bytes:
+        raise ValueError(f"image step {msg.step} is shorter than width * channels = {row_bytes}")
+    data = np.asarray(msg.data, dtype=np.uint8).reshape(-1)
+    if data.size < msg.step * msg.height:
+        raise ValueError(f"image data has {data.size} bytes, short of step*height = {msg.step * msg.height}")
+    rows = data[:msg.step * msg.height].reshape(msg.height, msg.step)[:, :row_bytes]
+    image = rows.reshape(msg.height, msg.width, channels)
+    if conversion is None:
+        return image.copy()  # detach from the message buffer
+    return cv2.cvtColor(image, conversion)
+
+
+def _roi(box):
+    """RegionOfInterest is unsigned: a detector box that starts left of or above the image is clipped."""
+    x, y, w, h = (int(round(float(v))) for v in box)
+    return typestore().types["sensor_msgs/msg/RegionOfInterest"](
+        x_offset=max(x, 0), y_offset=max(y, 0), width=max(w + min(x, 0), 0),
+        height=max(h + min(y, 0), 0), do_rectify=False)
+
+
+def _face_id(face, index):
+    """A photo's faces have no tracker ids; Face.msg names them face_<n> by order."""
+    return face.face_id or f"face_{index}"
+
+
+def emotions_to_msg(faces, stamp_ns, frame_id):
+    types = typestore().types
+    emotions = [
+        types["emotion_ros/msg/Emotion"](
+            face_id=_face_id(face, index), roi=_roi(face.box), label=face.label,
+            confidence=float(face.confidence),
+            scores=np.array([face.scores[name] for name in CLASSES], dtype=np.float32),
+            valence=float(face.valence), arousal=float(face.arousal))
+        for index, face in enumerate(faces)
+    ]
+    return types[EMOTIONS_TYPE](header=_header(stamp_ns, frame_id), classes=list(CLASSES), emotions=emotions)
+
+
+@contextlib.contextmanager
+def _new_bag(bag_path, storage):
+    """A failed run leaves no half-written bag behind that a later run would refuse to overwrite."""
+    if storage not in STORAGES:
+        raise ValueError(f"unknown bag format {storage!r}; choose one of {', '.join(STORAGES)}")
+    bag_path = Path(bag_path)
+    if bag_path.exists():
+        raise FileExistsError(f"{bag_path} exists already; not overwriting it")
+    writer = Writer(bag_path, version=BAG_VERSION, storage_plugin=STORAGES[storage])
+    writer.open()  # outside the clean-up: a bag that appeared meanwhile is not ours to remove
+    try:
+        yield writer
+        writer.close()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            writer.abort()
+        shutil.rmtree(bag_path, ignore_errors=True)
+        raise
+
+
+def _decode_photo(path):
+    """Returns (image, None) or (None, reason): one bad file must not stop a whole folder."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return None, f"cannot read: {err.strerror or err}"
+    if not data:
+        return None, "empty file"
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_ANYCOLOR)
+    except cv2.error as err:
+        return None, f"cannot decode: {err}"
+    if image is None:
+        return None, "not a decodable image"
+    return image, None
+
+
+def record_photos(photo_dir, bag_path, fps=1.0, topic="/image_raw", frame_id="camera", storage="mcap",
+                  start_ns=None):
+    """Turns a folder of photos into a camera-like stream, so the stream nodes can be tried on them."""
+    photo_dir = Path(photo_dir)
+    if not photo_dir.is_dir():
+        raise NotADirectoryError(f"{photo_dir} is not a directory")
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    if Path(bag_path).exists():
+        raise FileExistsError(f"{bag_path} exists already; not overwriting it")
+    topic = absolute_topic(topic)
+    start_ns = time.time_ns() if start_ns is None else int(start_ns)
+    paths = sorted((p for p in photo_dir.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES),
+                   key=lambda p: p.name)
+    skipped = []
+
+    def readable_photos():
+        for path in paths:
+            image, reason = _decode_photo(path)
+            if image is None:
+                log.warning("skipping %s: %s", path, reason)
+                skipped.append((path, reason))
+            else:
+                yield image
+
+    photos = readable_photos()
+    first = next(photos, None)
+    if first is None:
+        reasons = "; ".join(f"{p.name}: {r}" for p, r in skipped) or "no .jpg/.jpeg/.png/.bmp/.webp files"
+        raise ValueError(f"no readable photo in {photo_dir} ({reasons})")
+    store = typestore()
+    written = 0
+    with _new_bag(bag_path, storage) as writer:
+        connection = writer.add_connection(topic, IMAGE_TYPE, typestore=store)
+        for image in itertools.chain([first], photos):
+            stamp_ns = start_ns + round(written * 1e9 / fps)
+            msg = image_to_msg(image, stamp_ns, frame_id)
+            writer.write(connection, stamp_ns, store.serialize_cdr(msg, IMAGE_TYPE))
+            written += 1
+    return RecordSummary(bag_path=Path(bag_path), topic=topic, written=written, skipped=skipped)
+
+
+@contextlib.contextmanager
+def _bag_errors(bag_path):
+    """rosbags raises many kinds of errors for a broken file; callers get one that names the bag."""
+    try:
+        yield
+    except Exception as err:
+        raise BagError(f"{bag_path} is not a readable rosbag2 bag: {err}") from err
+
+
+def _image_connections(reader, topic, bag_path):
+    images = [c for c in reader.connections if c.msgtype == IMAGE_TYPE]
+    image_topics = sorted({c.topic for c in images})
+    if topic is None:
+        if not images:
+            all_topics = ", ".join(sorted({c.topic for c in reader.connections})) or "none"
+            raise ValueError(f"{bag_path} has no {IMAGE_TYPE} topic (topics: {all_topics})")
+        return images
+    topic = absolute_topic(topic)
+    chosen = [c for c in images if c.topic == topic]
+    if not chosen:
+        raise ValueError(f"{bag_path} has no {IMAGE_TYPE} topic {topic} "
+                         f"(image topics: {', '.join(image_topics) or 'none'})")
+    return chosen
+
+
+def _deserialized(reader, connections, bag_path):
+    """Yields (topic, log time ns, message); the errors of a broken file surface here, mid-iteration."""
+    store = typestore()
+    with _bag_errors(bag_path):
+        messages = reader.messages(connections)
+    while True:
+        with _bag_errors(bag_path):
+            item = next(messages, None)
+            if item is None:
+                return
+            connection, log_time, raw = item
+            msg = store.deserialize_cdr(raw, connection.msgtype)
+        yield connection.topic, log_time, msg
+
+
+@contextlib.contextmanager
+def _open_images(bag_path, topic):
+    """Gives the chosen image connections before the messages, for progress totals and output topics."""
+    bag_path = Path(bag_path)
+    if not bag_path.exists():
+        raise BagError(f"{bag_path} does not exist")
+    with _bag_errors(bag_path):
+        reader = Reader(bag_path)
+        reader.open()
+    try:
+        connections = _image_connections(reader, topic, bag_path)
+        yield connections, _deserialized(reader, connections, bag_path)
+    finally:
+        reader.close()
+
+
+def _decode(msg, bag_path, topic):
+    try:
+        return msg_to_image(msg)
+    except ValueError as err:
+        raise ValueError(f"{bag_path}, {topic} at {stamp_to_ns(msg.header.stamp)} ns: {err}") from None
+
+
+def read_images(bag_path, topic=None):
+    """Yields (stamp_ns, topic, frame_id, image_bgr) with the header stamp, in bag order."""
+    with _open_images(bag_path, topic) as (_, messages):
+        for image_topic, _, msg in messages:
+            image = _decode(msg, bag_path, image_topic)
+            yield stamp_to_ns(msg.header.stamp), image_topic, msg.header.frame_id, image
+
+
+CSV_COLUMNS = ("stamp_ns", "stamp", "frame_id", "image_index", "face_id", "x", "y", "w", "h", "label",
+               "confidence", *(f"score_{name}" for name in CLASSES), "valence", "arousal", "topic")
+
+
+def _csv_rows(msg, image_index, topic):
+    """Rows come from the written message, so the CSV and the bag can never disagree."""
+    stamp_ns = stamp_to_ns(msg.header.stamp)
+    seconds = f"{stamp_ns // 10**9}.{stamp_ns % 10**9:09d}"  # exact: a float64 cannot hold epoch nanoseconds
+    for emotion in msg.emotions:
+        roi = emotion.roi
+        numbers = [emotion.confidence, *emotion.scores, emotion.valence, emotion.arousal]
+        confidence, *scores, valence, arousal = (f"{number:.6g}" for number in numbers)
+        yield [stamp_ns, seconds, msg.header.frame_id, image_index, emotion.face_id,
+               roi.x_offset, roi.y_offset, roi.width, roi.height, emotion.label, confidence, *scores,
+               valence, arousal, topic]
+
+
+@contextlib.contextmanager
+def _csv_table(csv_path):
+    """Yields a csv writer, or None without a path; a failed run removes its partial table."""
+    if csv_path is None:
+        yield None
+        return
+    csv_path = Path(csv_path)
+    try:
+        with csv_path.open("w", newline="") as file:
+            table = csv.writer(file)
+            table.writerow(CSV_COLUMNS)
+            yield table
+    except BaseException:
+        csv_path.unlink(missing_ok=True)
+        raise
+
+
+def _output_topics(connections):
+    outputs = {c.topic: emotions_topic(c.topic) for c in connections}
+    sources = {}
+    for image_topic, output in outputs.items():
+        sources.setdefault(output, []).append(image_topic)
+    for output, image_topics in sources.items():
+        if len(image_topics) > 1:
+            raise ValueError(f"image topics {', '.join(image_topics)} would all write {output}; "
+                             "choose one of them")
+    return outputs
+
+
+def analyze_bag(bag_path, out_bag_path, csv_path=None, analyze=None, topic=None, progress=True,
+                storage="mcap"):
+    """Runs the photo pipeline on every image of a bag, offline, with the stream's stamps and frames.
+
+    `analyze(image_bgr) -> list[FaceEmotion]` defaults to emotion_ros.pipeline.analyze_image. The new bag
+    holds only the EmotionArray results, each written at its image's bag time on `emotions_topic()` of
+    its image topic; play it together with the input bag to see both.
+    """
+    if Path(out_bag_path).exists():
+        raise FileExistsError(f"{out_bag_path} exists already; not overwriting it")
+    store = typestore()
+    images = faces = 0
+    with _open_images(bag_path, topic) as (connections, messages):
+        outputs = _output_topics(connections)
+        if analyze is None:  # imported only now: loading the model is slow, a wrong path should fail first
+            from .pipeline import analyze_image as analyze
+        total = sum(c.msgcount for c in connections)
+        with (_new_bag(out_bag_path, storage) as writer, _csv_table(csv_path) as table,
+              tqdm(total=total, unit="image", disable=not progress) as bar):
+            out_connections = {image_topic: writer.add_connection(output, EMOTIONS_TYPE, typestore=store)
+                               for image_topic, output in outputs.items()}
+            for image_topic, log_time, msg in messages:
+                results = analyze(_decode(msg, bag_path, image_topic))
+                out = emotions_to_msg(results, stamp_to_ns(msg.header.stamp), msg.header.frame_id)
+                writer.write(out_connections[image_topic], log_time, store.serialize_cdr(out, EMOTIONS_TYPE))
+                if table is not None:
+                    table.writerows(_csv_rows(out, images, image_topic))
+                images += 1
+                faces += len(results)
+                bar.update()
+    csv_path = None if csv_path is None else Path(csv_path)
+    return AnalyzeSummary(out_bag_path=Path(out_bag_path), csv_path=csv_path, topics=outputs, images=images,
+                          faces=faces)

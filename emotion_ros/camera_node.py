@@ -1,0 +1,55 @@
+"""camera_node: publishes frames of a camera, a video file or a directory of photos on `image_raw`."""
+
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+
+from .node_utils import declare_parameters, image_msg, spin_node
+from .sources import FrameSource
+
+PARAMETERS = {
+    "source": "camera index (0), /dev/videoN, a video file or a directory of photos",
+    "frame_id": "frame_id written into every image header",
+    "fps": "frames per second published (a camera may deliver fewer)",
+    "width": "requested camera width in pixels; 0 keeps the device's (files keep their size)",
+    "height": "requested camera height in pixels; 0 keeps the device's",
+    "loop": "start a video or photo directory again at its end",
+    "retry_period": "seconds between attempts to open a missing or unplugged camera",
+}
+
+
+class CameraNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("camera_node", **kwargs)
+        self.params = declare_parameters(self, PARAMETERS)
+        self.source = FrameSource(
+            self.params.source, self.params.width, self.params.height, self.params.loop, self.params.retry_period
+        )
+        self.publisher = self.create_publisher(Image, "image_raw", 10)
+        self._last_status = ""
+        self.frames_published = 0
+        self.timer = self.create_timer(1.0 / max(self.params.fps, 0.01), self.publish_frame)
+        self.get_logger().info(f"publishing {self.source.kind} {self.source.target} at {self.params.fps:g} fps")
+
+    def publish_frame(self):
+        if self.source.kind != "camera" and self.publisher.get_subscription_count() == 0:
+            return  # a file is not live: keep its first frame until someone listens
+        frame = self.source.read()
+        if self.source.status != self._last_status:
+            self._last_status = self.source.status
+            if self._last_status:
+                log = self.get_logger().info if self.source.finished else self.get_logger().warning
+                log(self._last_status)
+        if frame is None:
+            return
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.params.frame_id)
+        self.publisher.publish(image_msg(frame, header))
+        self.frames_published += 1
+
+    def destroy_node(self):
+        self.source.release()
+        super().destroy_node()
+
+
+def main(args=None):
+    spin_node(CameraNode, args)

@@ -1,0 +1,64 @@
+"""The emotion classifier: the shipped CNN run by LiteRT, so inference needs no TensorFlow."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .classes import CIRCUMPLEX, CLASSES
+from .datasets import FACE_SIZE
+from .images import check_image
+
+MODEL_PATH = Path(__file__).parent / "models" / "emotion_cnn.tflite"
+_CIRCUMPLEX_POINTS = np.array([CIRCUMPLEX[name] for name in CLASSES], dtype=np.float32)
+
+
+def face_input(face):
+    """A 48x48 gray float32 face as the model takes it (0-255; the model rescales inside)."""
+    face = check_image(face)
+    gray = face if face.ndim == 2 else cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+    interpolation = cv2.INTER_AREA if min(gray.shape) >= FACE_SIZE else cv2.INTER_LINEAR
+    return cv2.resize(gray, (FACE_SIZE, FACE_SIZE), interpolation=interpolation).astype(np.float32)
+
+
+def valence_arousal(scores):
+    """Probability-weighted circumplex position of each row of (N, 7) scores."""
+    return np.asarray(scores, dtype=np.float32) @ _CIRCUMPLEX_POINTS
+
+
+class EmotionClassifier:
+    """Seven-class emotion probabilities for face crops, in CLASSES order.
+
+    `flip_tta` averages each face with its mirror image, which costs a second inference.
+    """
+
+    def __init__(self, model_path=None, flip_tta=False, num_threads=1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.model_path = Path(model_path or MODEL_PATH)
+        if not self.model_path.exists():
+            raise FileNotFoundError(f"emotion model not found: {self.model_path}")
+        self._interpreter = Interpreter(model_path=str(self.model_path), num_threads=num_threads)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._batch = None
+        self.flip_tta = flip_tta
+
+    def predict(self, faces):
+        """(N, 7) probabilities for a list of uint8 face crops (gray or BGR, any size)."""
+        if len(faces) == 0:
+            return np.zeros((0, len(CLASSES)), dtype=np.float32)
+        batch = np.stack([face_input(face) for face in faces])[..., None]
+        scores = self._run(batch)
+        if self.flip_tta:
+            scores = (scores + self._run(batch[:, :, ::-1])) / 2.0
+        return scores
+
+    def _run(self, batch):
+        if self._batch != len(batch):
+            self._interpreter.resize_tensor_input(self._input, batch.shape)
+            self._interpreter.allocate_tensors()
+            self._batch = len(batch)
+        self._interpreter.set_tensor(self._input, np.ascontiguousarray(batch, dtype=np.float32))
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output).copy()

@@ -1,0 +1,93 @@
+"""emotion_classifier_node: pairs each face array with its image by stamp, publishes `emotions`."""
+
+from collections import OrderedDict
+
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
+
+from .annotate import draw_faces
+from .classes import CLASSES
+from .classifier import EmotionClassifier
+from .images import image_from_msg
+from .msg import Emotion, EmotionArray, FaceArray
+from .node_utils import box_from_roi, declare_parameters, image_msg, roi_msg, spin_node
+from .pipeline import crop_face, face_emotions
+
+PARAMETERS = {
+    "face_margin": "fraction of the face box added on each side before classifying, to frame faces like FER2013",
+    "flip_tta": "average each face with its mirror image (more stable, twice the inference time)",
+    "image_cache_size": "images kept to pair with their face arrays by header stamp",
+}
+PENDING_FACE_ARRAYS = 10
+
+
+def stamp_key(header):
+    return (header.stamp.sec, header.stamp.nanosec, header.frame_id)
+
+
+def emotion_msgs(faces):
+    return [
+        Emotion(
+            face_id=face.face_id,
+            roi=roi_msg(face.box),
+            label=face.label,
+            confidence=face.confidence,
+            scores=[face.scores[name] for name in CLASSES],
+            valence=face.valence,
+            arousal=face.arousal,
+        )
+        for face in faces
+    ]
+
+
+class EmotionClassifierNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("emotion_classifier_node", **kwargs)
+        self.params = declare_parameters(self, PARAMETERS)
+        self.classifier = EmotionClassifier(flip_tta=self.params.flip_tta)
+        self.images = OrderedDict()  # stamp -> Image, oldest first, at most image_cache_size
+        self.pending_faces = OrderedDict()  # stamp -> FaceArray that came before its image
+        self.publisher = self.create_publisher(EmotionArray, "emotions", 10)
+        self.annotated_publisher = self.create_publisher(Image, "emotions/image", qos_profile_sensor_data)
+        self.create_subscription(Image, "image_raw", self.on_image, qos_profile_sensor_data)
+        self.create_subscription(FaceArray, "faces", self.on_faces, 10)
+        self.get_logger().info(f"classifying faces with {self.classifier.model_path.name}")
+
+    def on_image(self, msg):
+        key = stamp_key(msg.header)
+        if key in self.pending_faces:
+            self.classify(msg, self.pending_faces.pop(key))
+            return
+        self.images[key] = msg
+        while len(self.images) > self.params.image_cache_size:
+            self.images.popitem(last=False)
+
+    def on_faces(self, msg):
+        key = stamp_key(msg.header)
+        image = self.images.pop(key, None)
+        if image is not None:
+            self.classify(image, msg)
+            return
+        self.pending_faces[key] = msg
+        while len(self.pending_faces) > PENDING_FACE_ARRAYS:
+            self.pending_faces.popitem(last=False)
+
+    def classify(self, image_msg_in, faces_msg):
+        try:
+            image = image_from_msg(image_msg_in)
+            boxes = [box_from_roi(face.roi) for face in faces_msg.faces]
+            scores = self.classifier.predict([crop_face(image, box, self.params.face_margin) for box in boxes])
+        except (ValueError, TypeError) as error:
+            self.get_logger().warning(f"skipping image {stamp_key(faces_msg.header)}: {error}")
+            return
+        faces = face_emotions(
+            boxes, scores, [face.face_id for face in faces_msg.faces], [face.confidence for face in faces_msg.faces]
+        )
+        self.publisher.publish(EmotionArray(header=faces_msg.header, classes=list(CLASSES), emotions=emotion_msgs(faces)))
+        if self.annotated_publisher.get_subscription_count() > 0:
+            self.annotated_publisher.publish(image_msg(draw_faces(image, faces), faces_msg.header))
+
+
+def main(args=None):
+    spin_node(EmotionClassifierNode, args)

@@ -1,0 +1,49 @@
+"""face_detection_node: finds the faces of the newest frame on `image_raw`, publishes them on `faces`."""
+
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+
+from .detectors import left_to_right, make_detector
+from .images import image_from_msg
+from .msg import Face, FaceArray
+from .node_utils import LATEST_IMAGE_QOS, declare_parameters, roi_msg, spin_node
+
+PARAMETERS = {
+    "detector": "face detector: mtcnn (photos, small or turned faces) or haar (fast, frontal faces)",
+    "min_face_size": "smallest face reported, in pixels",
+    "min_confidence": "MTCNN faces below this confidence are dropped",
+}
+
+
+def detector_params(params):
+    if params.detector == "mtcnn":
+        return {"min_face_size": params.min_face_size, "min_confidence": params.min_confidence}
+    return {"min_face_size": params.min_face_size}
+
+
+class FaceDetectionNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("face_detection_node", **kwargs)
+        self.params = declare_parameters(self, PARAMETERS)
+        self.detector = make_detector(self.params.detector, **detector_params(self.params))
+        self.detector(np.full((120, 160, 3), 128, np.uint8))  # load lazily built graphs before the first frame
+        self.publisher = self.create_publisher(FaceArray, "faces", 10)
+        self.create_subscription(Image, "image_raw", self.on_image, LATEST_IMAGE_QOS)
+        self.get_logger().info(f"detecting faces with {self.params.detector}")
+
+    def on_image(self, msg):
+        try:
+            detections = self.detector(image_from_msg(msg))
+        except ValueError as error:
+            self.get_logger().warning(f"skipping image {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}: {error}")
+            return
+        faces = [
+            Face(face_id=f"face_{index}", roi=roi_msg(d.box), confidence=d.confidence)
+            for index, d in enumerate(left_to_right(detections))
+        ]
+        self.publisher.publish(FaceArray(header=msg.header, faces=faces))
+
+
+def main(args=None):
+    spin_node(FaceDetectionNode, args)

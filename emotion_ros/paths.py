@@ -1,0 +1,42 @@
+"""Finds the shipped config files from a colcon install, a pip install or a source checkout alike."""
+
+from pathlib import Path
+
+PACKAGE_NAME = "emotion_ros"
+
+
+def _candidate_config_dirs():
+    """The places config/ can be, in the order ROS users expect: the installed share directory first."""
+    candidates = []
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        share = get_package_share_directory(PACKAGE_NAME, print_warning=False)
+        candidates.append(Path(share) / "config")
+    except (ImportError, LookupError, OSError, ValueError):
+        pass  # not sourced, not installed with colcon, or ament not available: use the Python locations
+    package_dir = Path(__file__).resolve().parent
+    candidates.append(package_dir.parent / "config")  # source checkout
+    candidates.append(package_dir / "config")  # copy installed inside the Python package
+    return candidates
+
+
+def config_dir():
+    """The first existing config directory."""
+    candidates = _candidate_config_dirs()
+    for directory in candidates:
+        if directory.is_dir():
+            return directory
+    searched = ", ".join(str(directory) for directory in candidates)
+    raise FileNotFoundError(f"no config directory for {PACKAGE_NAME}; searched: {searched}")
+
+
+def config_path(name):
+    """The shipped config file `name`, looked up in every config directory so a stale install still works."""
+    candidates = _candidate_config_dirs()
+    for directory in candidates:
+        path = directory / name
+        if path.is_file():
+            return path
+    searched = ", ".join(str(directory) for directory in candidates)
+    raise FileNotFoundError(f"config file {name!r} of {PACKAGE_NAME} not found; searched: {searched}")

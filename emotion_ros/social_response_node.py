@@ -1,0 +1,86 @@
+"""social_response_node: turns `emotions` into the robot head's emoji (text and picture) and questions."""
+
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from .emoji_render import render_emoji
+from .msg import EmotionArray, SocialResponse
+from .node_utils import LATCHED_QOS, box_from_roi, declare_parameters, image_msg, spin_node, stamp_seconds
+from .results import FaceEmotion
+from .social import SocialResponsePolicy
+
+PARAMETERS = {
+    "language": "language of the shipped prompt table: en or fr",
+    "prompts_file": "path of a user prompt table (YAML, see config/prompts_en.yaml); overrides language when set",
+    "dwell_time": "seconds an emotion must hold on the main face before its emoji shows (0 for photos)",
+    "question_cooldown": "seconds to wait after a question before asking another",
+    "idle_timeout": "seconds without any face before the idle emoji shows",
+    "face_lost_timeout": "seconds the followed face may be missing before another face is followed",
+    "emoji_image_size": "side in pixels of the emoji picture published on emoji/image",
+}
+
+
+def faces_from_msg(msg):
+    return [
+        FaceEmotion(
+            box=box_from_roi(emotion.roi),
+            label=emotion.label,
+            confidence=emotion.confidence,
+            scores=dict(zip(msg.classes, emotion.scores)),
+            face_id=emotion.face_id,
+        )
+        for emotion in msg.emotions
+    ]
+
+
+class SocialResponseNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("social_response_node", **kwargs)
+        self.params = declare_parameters(self, PARAMETERS)
+        self.policy = SocialResponsePolicy(
+            self.params.prompts_file or self.params.language,
+            dwell_time=self.params.dwell_time,
+            idle_timeout=self.params.idle_timeout,
+            face_lost_timeout=self.params.face_lost_timeout,
+            question_cooldown=self.params.question_cooldown,
+        )
+        self.emoji_publisher = self.create_publisher(String, "emoji", LATCHED_QOS)
+        self.emoji_image_publisher = self.create_publisher(Image, "emoji/image", LATCHED_QOS)
+        self.question_publisher = self.create_publisher(String, "question", 10)
+        self.response_publisher = self.create_publisher(SocialResponse, "social_response", 10)
+        self.emoji_images = {}  # emoji -> rendered BGR picture
+        self.create_subscription(EmotionArray, "emotions", self.on_emotions, 10)
+        self.get_logger().info(f"answering in {self.policy.prompts.language}")
+
+    def on_emotions(self, msg):
+        try:
+            response = self.policy.update(stamp_seconds(msg.header), faces_from_msg(msg))
+        except ValueError as error:
+            self.get_logger().warning(f"skipping emotions of {stamp_seconds(msg.header):.3f}: {error}")
+            return
+        if response.emoji_changed:
+            self.emoji_publisher.publish(String(data=response.emoji))
+            self.emoji_image_publisher.publish(image_msg(self.emoji_image(response.emoji), msg.header))
+        if response.question:
+            self.question_publisher.publish(String(data=response.question))
+        if response.emoji_changed or response.question:
+            self.response_publisher.publish(
+                SocialResponse(
+                    header=msg.header,
+                    emoji=response.emoji,
+                    emotion=response.emotion,
+                    face_id=response.face_id,
+                    question=response.question or "",
+                    language=response.language,
+                )
+            )
+
+    def emoji_image(self, emoji):
+        if emoji not in self.emoji_images:
+            self.emoji_images[emoji] = render_emoji(emoji, self.params.emoji_image_size)
+        return self.emoji_images[emoji]
+
+
+def main(args=None):
+    spin_node(SocialResponseNode, args)

@@ -1,0 +1,116 @@
+"""Frames from a camera, a video file or a directory of photos, behind one `read()`.
+
+A camera that is missing or unplugged is not an error: `read()` returns None and the source tries to
+open it again after `retry_period`, so a node or a window keeps running until it comes back.
+"""
+
+import logging
+import time
+from pathlib import Path
+
+import cv2
+
+from .datasets import IMAGE_SUFFIXES
+
+log = logging.getLogger(__name__)
+
+
+def parse_source(source):
+    """("camera", index or device path) | ("video", path) | ("photos", directory)."""
+    text = str(source).strip()
+    if text.isdigit():
+        return "camera", int(text)
+    if text.startswith("/dev/video"):
+        return "camera", text
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return "photos", path
+    if path.is_file():
+        return "video", path
+    raise FileNotFoundError(f"source {text!r} is neither a camera index, /dev/videoN, a video file nor a directory")
+
+
+def photo_paths(directory):
+    paths = sorted(p for p in Path(directory).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise FileNotFoundError(f"no photos ({', '.join(IMAGE_SUFFIXES)}) in {directory}")
+    return paths
+
+
+class FrameSource:
+    """`read()` gives the next BGR frame, or None when there is none now (camera away, end of files)."""
+
+    def __init__(self, source, width=0, height=0, loop=True, retry_period=2.0):
+        self.kind, self.target = parse_source(source)
+        self.width, self.height = width, height
+        self.loop = loop
+        self.retry_period = retry_period
+        self.finished = False  # a file source reached its end without `loop`
+        self.status = ""  # the last problem, for a log line
+        self._capture = None
+        self._next_attempt = 0.0
+        self._photos = photo_paths(self.target) if self.kind == "photos" else []
+        self._photo_index = 0
+
+    def read(self):
+        if self.finished:
+            return None
+        if self.kind == "photos":
+            return self._read_photo()
+        if self._capture is None and not self._open():
+            return None
+        ok, frame = self._capture.read()
+        if ok:
+            return frame
+        if self.kind == "video" and self.loop:
+            self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = self._capture.read()
+            if ok:
+                return frame
+        if self.kind == "video":
+            self.finished = True
+            self.status = f"end of video {self.target}"
+        else:
+            self.status = f"camera {self.target} gave no frame (unplugged?); reopening"
+        self.release()
+        self._next_attempt = time.monotonic() + self.retry_period
+        return None
+
+    def _open(self):
+        if time.monotonic() < self._next_attempt:
+            return False
+        capture = cv2.VideoCapture(self.target if self.kind == "camera" else str(self.target))
+        if not capture.isOpened():
+            capture.release()
+            self.status = f"cannot open {self.kind} {self.target}; retrying in {self.retry_period:g} s"
+            self._next_attempt = time.monotonic() + self.retry_period
+            return False
+        if self.kind == "camera" and self.width and self.height:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
+        self._capture = capture
+        self.status = ""
+        return True
+
+    def _read_photo(self):
+        for _ in range(len(self._photos)):
+            if self._photo_index >= len(self._photos):
+                if not self.loop:
+                    self.finished = True
+                    self.status = f"all {len(self._photos)} photos of {self.target} sent"
+                    return None
+                self._photo_index = 0
+            path = self._photos[self._photo_index]
+            self._photo_index += 1
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is not None:
+                return image
+            log.warning("skipping unreadable photo %s", path)
+        self.finished = True
+        self.status = f"no readable photo in {self.target}"
+        return None
+
+    def release(self):
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
