@@ -21,24 +21,15 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from tqdm import tqdm
 
 from .classes import CLASSES
+from .datasets import IMAGE_SUFFIXES
+from .images import image_fields, image_from_msg
 
 log = logging.getLogger(__name__)
 
 BAG_VERSION = 9
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 EMOTIONS_TYPE = "emotion_ros/msg/EmotionArray"
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
-
-# encoding -> (channels, cv2 conversion to BGR or None)
-_DECODINGS = {
-    "bgr8": (3, None),
-    "rgb8": (3, cv2.COLOR_RGB2BGR),
-    "mono8": (1, cv2.COLOR_GRAY2BGR),
-    "bgra8": (4, cv2.COLOR_BGRA2BGR),
-    "rgba8": (4, cv2.COLOR_RGBA2BGR),
-}
-
 
 class BagError(ValueError):
     """A path that is not a readable rosbag2 bag (missing, truncated, not a bag at all)."""
@@ -71,7 +62,7 @@ def _msg_dir():
     except (ImportError, LookupError, OSError):  # not installed, or no AMENT_PREFIX_PATH
         pass
     here = Path(__file__).resolve().parent
-    candidates += [here.parent / "msg", here / "msg"]
+    candidates += [here.parent / "msg", here / "msg_definitions"]  # source checkout, pip install
     for candidate in candidates:
         if (candidate / "EmotionArray.msg").is_file():
             return candidate
@@ -113,39 +104,7 @@ def stamp_to_ns(stamp):
 
 def image_to_msg(image_bgr, stamp_ns, frame_id):
     """bgr8 for colour, mono8 for grayscale: the encodings every ROS image consumer understands."""
-    image = np.asarray(image_bgr)
-    if image.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image, got {image.dtype}")
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 2:
-        encoding, channels = "mono8", 1
-    elif image.ndim == 3 and image.shape[2] == 3:
-        encoding, channels = "bgr8", 3
-    else:
-        raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {image.shape}")
-    height, width = image.shape[:2]
-    return typestore().types[IMAGE_TYPE](
-        header=_header(stamp_ns, frame_id), height=height, width=width, encoding=encoding,
-        is_bigendian=0, step=width * channels, data=np.ascontiguousarray(image).reshape(-1))
-
-
-def msg_to_image(msg):
-    """Always BGR (H, W, 3) uint8, so the photo pipeline needs no per-encoding branches."""
-    if msg.encoding not in _DECODINGS:
-        raise ValueError(f"unsupported image encoding {msg.encoding!r}; supported: {', '.join(_DECODINGS)}")
-    channels, conversion = _DECODINGS[msg.encoding]
-    row_bytes = msg.width * channels
-    if msg.step < row_bytes:
-        raise ValueError(f"image step {msg.step} is shorter than width * channels = {row_bytes}")
-    data = np.asarray(msg.data, dtype=np.uint8).reshape(-1)
-    if data.size < msg.step * msg.height:
-        raise ValueError(f"image data has {data.size} bytes, short of step*height = {msg.step * msg.height}")
-    rows = data[:msg.step * msg.height].reshape(msg.height, msg.step)[:, :row_bytes]
-    image = rows.reshape(msg.height, msg.width, channels)
-    if conversion is None:
-        return image.copy()  # detach from the message buffer
-    return cv2.cvtColor(image, conversion)
+    return typestore().types[IMAGE_TYPE](header=_header(stamp_ns, frame_id), **image_fields(image_bgr))
 
 
 def _roi(box):
@@ -223,7 +182,7 @@ def record_photos(photo_dir, bag_path, fps=1.0, topic="/image_raw", frame_id="ca
         raise FileExistsError(f"{bag_path} exists already; not overwriting it")
     topic = absolute_topic(topic)
     start_ns = time.time_ns() if start_ns is None else int(start_ns)
-    paths = sorted((p for p in photo_dir.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES),
+    paths = sorted((p for p in photo_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
                    key=lambda p: p.name)
     skipped = []
 
@@ -278,24 +237,29 @@ def _image_connections(reader, topic, bag_path):
     return chosen
 
 
-def _deserialized(reader, connections, bag_path):
-    """Yields (topic, log time ns, message); the errors of a broken file surface here, mid-iteration."""
-    store = typestore()
+def _raw_messages(reader, connections, bag_path):
+    """Yields (connection, log time ns, raw CDR); the errors of a broken file surface here, mid-iteration."""
     with _bag_errors(bag_path):
         messages = reader.messages(connections)
     while True:
         with _bag_errors(bag_path):
             item = next(messages, None)
-            if item is None:
-                return
-            connection, log_time, raw = item
+        if item is None:
+            return
+        yield item
+
+
+def _deserialized(reader, connections, bag_path):
+    """Yields (topic, log time ns, message)."""
+    store = typestore()
+    for connection, log_time, raw in _raw_messages(reader, connections, bag_path):
+        with _bag_errors(bag_path):
             msg = store.deserialize_cdr(raw, connection.msgtype)
         yield connection.topic, log_time, msg
 
 
 @contextlib.contextmanager
-def _open_images(bag_path, topic):
-    """Gives the chosen image connections before the messages, for progress totals and output topics."""
+def _open_reader(bag_path):
     bag_path = Path(bag_path)
     if not bag_path.exists():
         raise BagError(f"{bag_path} does not exist")
@@ -303,15 +267,30 @@ def _open_images(bag_path, topic):
         reader = Reader(bag_path)
         reader.open()
     try:
-        connections = _image_connections(reader, topic, bag_path)
-        yield connections, _deserialized(reader, connections, bag_path)
+        yield reader
     finally:
         reader.close()
 
 
+@contextlib.contextmanager
+def _open_images(bag_path, topic):
+    """Gives the chosen image connections before the messages, for progress totals and output topics."""
+    with _open_reader(bag_path) as reader:
+        connections = _image_connections(reader, topic, bag_path)
+        yield connections, _deserialized(reader, connections, bag_path)
+
+
+@contextlib.contextmanager
+def open_raw_messages(bag_path):
+    """For replay without deserializing: every connection first (to set up publishers), then
+    (connection, log time ns, raw CDR bytes) in log time order. A broken file raises BagError."""
+    with _open_reader(bag_path) as reader:
+        yield reader.connections, _raw_messages(reader, reader.connections, bag_path)
+
+
 def _decode(msg, bag_path, topic):
     try:
-        return msg_to_image(msg)
+        return image_from_msg(msg)
     except ValueError as err:
         raise ValueError(f"{bag_path}, {topic} at {stamp_to_ns(msg.header.stamp)} ns: {err}") from None
 

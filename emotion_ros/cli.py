@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+from .bag_cli import add_bag_parser
+
 
 def run_analyze(args):
     import cv2
@@ -144,8 +146,8 @@ def add_export_parser(subparsers):
 def build_parser():
     parser = argparse.ArgumentParser(prog="emotion-ros", description=__doc__)
     subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
-    for add_parser in (add_analyze_parser, add_bringup_parser, add_samples_parser, add_train_parser,
-                       add_export_parser):
+    for add_parser in (add_analyze_parser, add_bringup_parser, add_samples_parser, add_bag_parser,
+                       add_train_parser, add_export_parser):
         add_parser(subparsers)
     return parser
 

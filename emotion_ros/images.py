@@ -54,14 +54,20 @@ def image_from_msg(msg):
 
 
 def image_fields(image_bgr):
-    """The Image fields (height, width, encoding, is_bigendian, step, data) for a BGR or gray picture."""
-    image = np.ascontiguousarray(image_bgr)
-    channels = 1 if image.ndim == 2 else image.shape[2]
+    """The Image fields (height, width, encoding, is_bigendian, step, data): bgr8 for colour, mono8 for gray."""
+    image = np.asarray(image_bgr)
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim != 2 and not (image.ndim == 3 and image.shape[2] == 3):
+        raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {image.shape}")
+    channels = 1 if image.ndim == 2 else 3
     return {
         "height": image.shape[0],
         "width": image.shape[1],
         "encoding": "mono8" if channels == 1 else "bgr8",
         "is_bigendian": 0,
         "step": image.shape[1] * channels,
-        "data": image.reshape(-1),
+        "data": np.ascontiguousarray(image).reshape(-1),
     }

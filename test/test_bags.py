@@ -17,8 +17,9 @@ from rosbags.typesys import Stores, get_typestore
 
 from emotion_ros import CLASSES
 from emotion_ros.bag_cli import add_bag_parser
+from emotion_ros.images import image_from_msg
 from emotion_ros.bags import (
-    CSV_COLUMNS, BagError, analyze_bag, emotions_to_msg, emotions_topic, image_to_msg, msg_to_image,
+    CSV_COLUMNS, BagError, analyze_bag, emotions_to_msg, emotions_topic, image_to_msg,
     read_images, record_photos, typestore)
 from emotion_ros.results import FaceEmotion
 
@@ -127,38 +128,38 @@ def test_image_messages_round_trip():
 
     msg = image_to_msg(colour, 3 * 10**9 + 5, "cam")
     assert (msg.encoding, msg.step, msg.header.stamp.sec, msg.header.stamp.nanosec) == ("bgr8", 21, 3, 5)
-    assert np.array_equal(msg_to_image(msg), colour)
+    assert np.array_equal(image_from_msg(msg), colour)
     assert image_to_msg(gray, 0, "cam").encoding == "mono8"
-    assert np.array_equal(msg_to_image(image_to_msg(gray, 0, "cam")), cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+    assert np.array_equal(image_from_msg(image_to_msg(gray, 0, "cam")), cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
     with pytest.raises(ValueError, match="uint8"):
         image_to_msg(colour.astype(np.float32), 0, "cam")
 
 
-def test_msg_to_image_handles_encodings_and_row_padding():
+def test_image_from_msg_handles_encodings_and_row_padding():
     rng = np.random.default_rng(2)
     rgb = rng.integers(0, 256, (3, 4, 3), dtype=np.uint8)
     padded = np.zeros((3, 16), np.uint8)  # 12 bytes of pixels and 4 of padding per row
     padded[:, :12] = rgb.reshape(3, 12)
     padded[:, 12:] = 99
-    assert np.array_equal(msg_to_image(_image(padded.tobytes(), 3, 4, "rgb8", 16)), rgb[:, :, ::-1])
+    assert np.array_equal(image_from_msg(_image(padded.tobytes(), 3, 4, "rgb8", 16)), rgb[:, :, ::-1])
 
     gray = rng.integers(0, 256, (3, 5), dtype=np.uint8)
     padded_gray = np.pad(gray, ((0, 0), (0, 3)), constant_values=7)
-    assert np.array_equal(msg_to_image(_image(padded_gray.tobytes(), 3, 5, "mono8", 8)),
+    assert np.array_equal(image_from_msg(_image(padded_gray.tobytes(), 3, 5, "mono8", 8)),
                           np.repeat(gray[:, :, None], 3, axis=2))
 
     rgba = rng.integers(0, 256, (2, 2, 4), dtype=np.uint8)
-    assert np.array_equal(msg_to_image(_image(rgba.tobytes(), 2, 2, "rgba8", 8)), rgba[:, :, 2::-1])
-    assert np.array_equal(msg_to_image(_image(rgba.tobytes(), 2, 2, "bgra8", 8)), rgba[:, :, :3])
+    assert np.array_equal(image_from_msg(_image(rgba.tobytes(), 2, 2, "rgba8", 8)), rgba[:, :, 2::-1])
+    assert np.array_equal(image_from_msg(_image(rgba.tobytes(), 2, 2, "bgra8", 8)), rgba[:, :, :3])
 
 
-def test_msg_to_image_rejects_bad_messages():
+def test_image_from_msg_rejects_bad_messages():
     with pytest.raises(ValueError, match="unsupported image encoding '16UC1'"):
-        msg_to_image(_image(bytes(8), 2, 2, "16UC1", 4))
-    with pytest.raises(ValueError, match="47 bytes, short of step\\*height = 48"):
-        msg_to_image(_image(bytes(47), 4, 4, "bgr8", 12))
-    with pytest.raises(ValueError, match="step 10 is shorter than width \\* channels = 12"):
-        msg_to_image(_image(bytes(40), 4, 4, "bgr8", 10))
+        image_from_msg(_image(bytes(8), 2, 2, "16UC1", 4))
+    with pytest.raises(ValueError, match="47 bytes, fewer than step x height = 48"):
+        image_from_msg(_image(bytes(47), 4, 4, "bgr8", 12))
+    with pytest.raises(ValueError, match="step 10 is shorter than a row of 4 bgr8 pixels"):
+        image_from_msg(_image(bytes(40), 4, 4, "bgr8", 10))
 
 
 def _broken_bag(kind, photo_dir, tmp_path):

@@ -1,0 +1,132 @@
+"""The ROS-free core on real photos: detectors, the photo pipeline, frame sources, input checks."""
+
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from emotion_ros import CLASSES
+from emotion_ros.detectors import HaarDetector, MtcnnDetector, make_detector
+from emotion_ros.pipeline import PhotoPipeline, analyze_image, crop_face
+from emotion_ros.samples import copy_sample_photos, sample_photos, sample_video
+from emotion_ros.sources import FrameSource, parse_source
+
+GROUP_PHOTO, SECOND_GROUP_PHOTO = sample_photos()[:2]
+
+
+@pytest.fixture(scope="module")
+def group_photo():
+    return cv2.imread(str(GROUP_PHOTO))
+
+
+@pytest.fixture(scope="module")
+def mtcnn():
+    return MtcnnDetector()
+
+
+def test_mtcnn_finds_every_face_of_group_photos(mtcnn, group_photo):
+    assert len(mtcnn(group_photo)) == 6
+    assert len(mtcnn(cv2.imread(str(SECOND_GROUP_PHOTO)))) == 5
+
+
+def test_haar_finds_most_faces_of_a_group_photo(group_photo):
+    boxes = [d.box for d in HaarDetector()(group_photo)]
+    assert 4 <= len(boxes) <= 6
+    height, width = group_photo.shape[:2]
+    assert all(x >= 0 and y >= 0 and x + w <= width and y + h <= height for x, y, w, h in boxes)
+
+
+def test_analyze_image_gives_one_result_per_face(group_photo):
+    faces = analyze_image(group_photo)
+    assert len(faces) == 6
+    height, width = group_photo.shape[:2]
+    assert [face.face_id for face in faces] == [f"face_{i}" for i in range(6)]
+    assert [face.box[0] for face in faces] == sorted(face.box[0] for face in faces)  # left to right
+    for face in faces:
+        x, y, w, h = face.box
+        assert 0 <= x < x + w <= width and 0 <= y < y + h <= height
+        assert list(face.scores) == list(CLASSES)
+        assert sum(face.scores.values()) == pytest.approx(1.0, abs=1e-4)
+        assert face.label == max(face.scores, key=face.scores.get)
+        assert face.confidence == pytest.approx(face.scores[face.label])
+        assert -1.0 <= face.valence <= 1.0 and -1.0 <= face.arousal <= 1.0
+
+
+def test_gray_photo_is_analysed_like_its_colour_version(group_photo):
+    pipeline = PhotoPipeline("haar")
+    gray = cv2.cvtColor(group_photo, cv2.COLOR_BGR2GRAY)
+    colour_faces, gray_faces = pipeline.analyze(group_photo), pipeline.analyze(gray)
+    assert [f.box for f in gray_faces] == [f.box for f in colour_faces]
+    for colour_face, gray_face in zip(colour_faces, gray_faces):
+        assert gray_face.scores == pytest.approx(colour_face.scores, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "bad_image, message",
+    [
+        (np.zeros((0, 0, 3), np.uint8), "too small"),
+        (np.zeros((1, 1, 3), np.uint8), "too small"),
+        (np.zeros((64, 64, 3), np.float32), "must be uint8"),
+        (np.zeros((64, 64, 4), np.uint8), "shape"),
+        (None, "no image"),
+        ("photo.jpg", "numpy array"),
+    ],
+)
+def test_bad_images_give_a_clear_error(bad_image, message):
+    with pytest.raises(ValueError, match=message):
+        analyze_image(bad_image, detector="haar")
+
+
+def test_unknown_detector_is_named_in_the_error():
+    with pytest.raises(ValueError, match="unknown detector 'yolo'"):
+        make_detector("yolo")
+
+
+def test_crop_face_adds_the_margin_and_stays_inside_the_image():
+    image = np.zeros((100, 200, 3), np.uint8)
+    assert crop_face(image, (50, 20, 40, 40), margin=0.25).shape == (60, 60, 3)
+    assert crop_face(image, (0, 0, 40, 40), margin=0.25).shape == (50, 50, 3)  # clipped at the corner
+    with pytest.raises(ValueError, match="outside"):
+        crop_face(image, (300, 20, 40, 40))
+
+
+def test_photo_directory_source_skips_unreadable_files_and_ends(tmp_path):
+    copy_sample_photos(tmp_path)
+    (tmp_path / "03_broken.jpg").write_text("not a jpeg")
+    source = FrameSource(tmp_path, loop=False)
+    frames = []
+    while (frame := source.read()) is not None:
+        frames.append(frame)
+    assert len(frames) == len(sample_photos())
+    assert source.finished and "sent" in source.status
+
+
+def test_photo_directory_source_loops(tmp_path):
+    shutil.copy(GROUP_PHOTO, tmp_path / "a.jpg")
+    source = FrameSource(tmp_path, loop=True)
+    assert all(source.read() is not None for _ in range(3))
+    assert not source.finished
+
+
+def test_video_source_reads_real_frames():
+    source = FrameSource(sample_video(), loop=False)
+    frame = source.read()
+    assert frame is not None and frame.ndim == 3 and frame.dtype == np.uint8
+    source.release()
+
+
+def test_missing_camera_is_retried_not_raised():
+    source = FrameSource("/dev/video97", retry_period=60.0)
+    assert source.read() is None
+    assert "cannot open camera /dev/video97" in source.status
+    assert source.read() is None  # waits for the retry period instead of hammering the device
+    assert not source.finished
+
+
+def test_source_kinds(tmp_path):
+    assert parse_source("0") == ("camera", 0)
+    assert parse_source("/dev/video2") == ("camera", "/dev/video2")
+    assert parse_source(str(tmp_path)) == ("photos", tmp_path)
+    with pytest.raises(FileNotFoundError, match="neither a camera"):
+        parse_source(str(tmp_path / "missing.mp4"))

@@ -1,0 +1,186 @@
+"""The four nodes on real rclpy, exchanging real messages: the whole pipeline on real photos, and bad input."""
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy")
+pytest.importorskip("emotion_ros.msg", reason="messages are built by colcon (make setup)")
+
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import Image, RegionOfInterest  # noqa: E402
+from std_msgs.msg import Header, String  # noqa: E402
+
+from emotion_ros import CLASSES  # noqa: E402
+from emotion_ros.bringup import NODE_CLASSES, ros_arguments  # noqa: E402
+from emotion_ros.camera_node import CameraNode  # noqa: E402
+from emotion_ros.emotion_classifier_node import EmotionClassifierNode  # noqa: E402
+from emotion_ros.face_detection_node import FaceDetectionNode  # noqa: E402
+from emotion_ros.msg import EmotionArray, Face, FaceArray, SocialResponse  # noqa: E402
+from emotion_ros.node_utils import LATCHED_QOS, image_msg  # noqa: E402
+from emotion_ros.paths import config_path  # noqa: E402
+from emotion_ros.samples import sample_photos  # noqa: E402
+
+GROUP_PHOTO, SECOND_GROUP_PHOTO, POSED_SURPRISE = sample_photos()[:3]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ros():
+    rclpy.init(args=ros_arguments([config_path("photos.yaml")]))
+    yield
+    rclpy.try_shutdown()
+
+
+class Recorder(Node):
+    """Keeps every message the pipeline publishes, by topic."""
+
+    def __init__(self):
+        super().__init__("test_recorder")
+        self.received = {topic: [] for topic in ("image_raw", "faces", "emotions", "emoji", "question",
+                                                 "social_response")}
+        self.create_subscription(Image, "image_raw", self.keep("image_raw"), qos_profile_sensor_data)
+        self.create_subscription(FaceArray, "faces", self.keep("faces"), 10)
+        self.create_subscription(EmotionArray, "emotions", self.keep("emotions"), 10)
+        self.create_subscription(String, "emoji", self.keep("emoji"), LATCHED_QOS)
+        self.create_subscription(String, "question", self.keep("question"), 10)
+        self.create_subscription(SocialResponse, "social_response", self.keep("social_response"), 10)
+        self.image_publisher = self.create_publisher(Image, "image_raw", 10)
+        self.faces_publisher = self.create_publisher(FaceArray, "faces", 10)
+
+    def keep(self, topic):
+        return lambda msg: self.received[topic].append(msg)
+
+    def stamps(self, topic):
+        return [(m.header.stamp.sec, m.header.stamp.nanosec) for m in self.received[topic]]
+
+
+@pytest.fixture
+def executor():
+    executor = SingleThreadedExecutor()
+    yield executor
+    for node in executor.get_nodes():
+        executor.remove_node(node)
+        node.destroy_node()
+    executor.shutdown()
+
+
+def start(executor, *nodes):
+    for node in nodes:
+        executor.add_node(node)
+    return nodes
+
+
+def spin_until(executor, condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        executor.spin_once(timeout_sec=0.05)
+    return condition()
+
+
+def header(sec):
+    return Header(frame_id="test_camera", stamp=rclpy.time.Time(seconds=sec).to_msg())
+
+
+def test_four_nodes_publish_emotions_emoji_and_question_for_real_photos(executor, tmp_path):
+    for index, photo in enumerate((GROUP_PHOTO, SECOND_GROUP_PHOTO, POSED_SURPRISE)):
+        (tmp_path / f"{index}_{photo.name}").write_bytes(photo.read_bytes())
+    recorder = Recorder()
+    camera_overrides = [Parameter("source", value=str(tmp_path)), Parameter("frame_id", value="head_camera")]
+    start(executor, recorder, *(node_class() for node_class in NODE_CLASSES[1:]))
+    start(executor, CameraNode(parameter_overrides=camera_overrides))
+
+    assert spin_until(executor, lambda: len(recorder.received["emotions"]) == 3, timeout=120.0)
+    assert spin_until(executor, lambda: recorder.received["question"] and recorder.received["emoji"], 10.0)
+
+    images, arrays = recorder.received["image_raw"], recorder.received["emotions"]
+    assert recorder.stamps("emotions") == recorder.stamps("image_raw")
+    assert [len(array.emotions) for array in arrays] == [6, 5, 1]
+    for image, array in zip(images, arrays):
+        assert array.header.frame_id == "head_camera"
+        assert tuple(array.classes) == CLASSES
+        for emotion in array.emotions:
+            roi = emotion.roi
+            assert roi.width > 0 and roi.height > 0
+            assert roi.x_offset + roi.width <= image.width and roi.y_offset + roi.height <= image.height
+            assert sum(emotion.scores) == pytest.approx(1.0, abs=1e-3)
+            assert emotion.label == CLASSES[int(np.argmax(emotion.scores))]
+            assert emotion.confidence == pytest.approx(max(emotion.scores))
+    assert recorder.received["emoji"][0].data
+    response = recorder.received["social_response"][0]
+    assert (response.header.stamp.sec, response.header.stamp.nanosec) in recorder.stamps("image_raw")
+    assert response.emoji == recorder.received["emoji"][0].data and response.question
+
+
+def bad_images(good):
+    wrong_encoding = image_msg(good, header(1.0))
+    wrong_encoding.encoding = "16UC1"
+    short_data = image_msg(good, header(2.0))
+    short_data.data = short_data.data[: len(short_data.data) // 2]
+    return [wrong_encoding, short_data]
+
+
+def test_face_detection_skips_bad_frames_and_processes_the_next_good_one(executor):
+    recorder = Recorder()
+    detector = FaceDetectionNode(parameter_overrides=[Parameter("detector", value="haar")])
+    start(executor, recorder, detector)
+    assert spin_until(executor, lambda: recorder.image_publisher.get_subscription_count() >= 2, 10.0)
+    good = cv2.imread(str(GROUP_PHOTO))
+    for bad in bad_images(good):
+        recorder.image_publisher.publish(bad)
+        spin_until(executor, lambda: False, timeout=0.5)
+    recorder.image_publisher.publish(image_msg(good, header(3.0)))
+    assert spin_until(executor, lambda: recorder.received["faces"], 30.0)
+    assert recorder.stamps("faces") == [(3, 0)]
+    assert len(recorder.received["faces"][0].faces) >= 4
+
+
+def test_classifier_skips_bad_pairs_and_classifies_the_next_good_one(executor):
+    recorder = Recorder()
+    start(executor, recorder, EmotionClassifierNode())
+    assert spin_until(executor, lambda: recorder.faces_publisher.get_subscription_count() >= 1, 10.0)
+    good = cv2.imread(str(POSED_SURPRISE))
+    height, width = good.shape[:2]
+    inside = Face(face_id="face_0", roi=RegionOfInterest(x_offset=100, y_offset=100, width=200, height=250))
+    outside = Face(face_id="face_0", roi=RegionOfInterest(x_offset=width + 10, y_offset=0, width=50, height=50))
+    wrong_encoding, short_data = bad_images(good)
+    pairs = [
+        (image_msg(good, header(4.0)), FaceArray(header=header(4.0), faces=[outside])),
+        (wrong_encoding, FaceArray(header=wrong_encoding.header, faces=[inside])),
+        (short_data, FaceArray(header=short_data.header, faces=[inside])),
+        (image_msg(good, header(5.0)), FaceArray(header=header(5.0), faces=[inside])),
+    ]
+    for image, faces in pairs:
+        recorder.image_publisher.publish(image)
+        spin_until(executor, lambda: False, timeout=0.3)
+        recorder.faces_publisher.publish(faces)
+        spin_until(executor, lambda: False, timeout=0.3)
+    assert spin_until(executor, lambda: recorder.received["emotions"], 10.0)
+    assert recorder.stamps("emotions") == [(5, 0)]
+    assert len(recorder.received["emotions"][0].emotions) == 1
+
+
+def test_camera_skips_unreadable_photos(executor, tmp_path):
+    (tmp_path / "0_broken.jpg").write_text("not a jpeg")
+    (tmp_path / "1_face.jpg").write_bytes(POSED_SURPRISE.read_bytes())
+    recorder = Recorder()
+    camera = CameraNode(parameter_overrides=[Parameter("source", value=str(tmp_path)), Parameter("fps", value=5.0)])
+    start(executor, recorder, camera)
+    assert spin_until(executor, lambda: recorder.received["image_raw"], 10.0)
+    image = recorder.received["image_raw"][0]
+    assert (image.height, image.width, image.encoding) == (*cv2.imread(str(POSED_SURPRISE)).shape[:2], "bgr8")
+
+
+def test_camera_node_survives_a_missing_camera(executor):
+    camera = CameraNode(parameter_overrides=[Parameter("source", value="/dev/video97"), Parameter("fps", value=20.0),
+                                             Parameter("retry_period", value=0.2)])
+    start(executor, camera)
+    spin_until(executor, lambda: False, timeout=1.0)
+    assert camera.frames_published == 0
+    assert "cannot open camera /dev/video97" in camera.source.status
