@@ -15,7 +15,7 @@ from .node_utils import box_from_roi, declare_parameters, image_msg, roi_msg, sp
 from .pipeline import crop_face, face_emotions
 
 PARAMETERS = {
-    "face_margin": "fraction of the face box added on each side before classifying, to frame faces like FER2013",
+    "face_margin": "fraction of the square around the face box added on each side before classifying (0 frames like FER2013)",
     "flip_tta": "average each face with its mirror image (more stable, twice the inference time)",
     "image_cache_size": "images kept to pair with their face arrays by header stamp",
 }

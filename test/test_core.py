@@ -86,6 +86,7 @@ def test_unknown_detector_is_named_in_the_error():
 def test_crop_face_adds_the_margin_and_stays_inside_the_image():
     image = np.zeros((100, 200, 3), np.uint8)
     assert crop_face(image, (50, 20, 40, 40), margin=0.25).shape == (60, 60, 3)
+    assert crop_face(image, (60, 20, 20, 40)).shape == (40, 40, 3)  # a square of the longer side
     assert crop_face(image, (0, 0, 40, 40), margin=0.25).shape == (50, 50, 3)  # clipped at the corner
     with pytest.raises(ValueError, match="outside"):
         crop_face(image, (300, 20, 40, 40))

@@ -1,0 +1,191 @@
+"""Measuring an emotion model on a labelled split: the numbers and plots behind docs/MODEL.md.
+
+The metrics are computed with numpy from the confusion matrix, so evaluating needs no scikit-learn.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .classes import CLASSES
+from .classifier import EmotionClassifier
+from .datasets import load_dataset
+
+SINGLE_FACE_RUNS = 300
+
+
+def confusion_matrix(labels, predictions, num_classes=len(CLASSES)):
+    """Counts (num_classes, num_classes): rows are the true classes, columns the predicted ones."""
+    labels = np.asarray(labels, dtype=np.int64)
+    predictions = np.asarray(predictions, dtype=np.int64)
+    cells = np.bincount(labels * num_classes + predictions, minlength=num_classes * num_classes)
+    return cells.reshape(num_classes, num_classes)
+
+
+def classification_metrics(confusion):
+    """Accuracy, macro-F1 and per-class precision/recall/F1/support of a confusion matrix.
+
+    A class never seen nor predicted is left out of the macro average (scikit-learn's convention), so a
+    split without "disgust" faces is not penalised for it; a ratio with a zero denominator counts as 0.
+    """
+    confusion = np.asarray(confusion, dtype=np.float64)
+    hits = np.diag(confusion)
+    support = confusion.sum(axis=1)
+    predicted = confusion.sum(axis=0)
+    precision = _ratio(hits, predicted)
+    recall = _ratio(hits, support)
+    f1 = _ratio(2 * precision * recall, precision + recall)
+    present = (support + predicted) > 0
+    return {
+        "accuracy": float(hits.sum() / max(confusion.sum(), 1)),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for name, p, r, f, s in zip(CLASSES, precision, recall, f1, support)
+        },
+    }
+
+
+def _ratio(numerator, denominator):
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+
+
+def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluation", batch_size=256,
+             usage="PublicTest"):
+    """Metrics of the model on one split, also written as metrics.json with two PNGs into `out_dir`.
+
+    `usage` selects the rows of a full FER2013 CSV (ignored for .npz archives and class folders).
+    Throughput counts the preprocessing, as the nodes pay it, on the classifier's single thread.
+    """
+    images, labels = load_dataset(data_path, usage=usage)
+    classifier = EmotionClassifier(model_path, flip_tta=flip_tta)
+
+    start = time.perf_counter()
+    scores = np.concatenate([classifier.predict(images[i : i + batch_size])
+                             for i in range(0, len(images), batch_size)])
+    batch_throughput = len(images) / (time.perf_counter() - start)
+    single_throughput = _single_face_throughput(classifier, images)
+
+    confusion = confusion_matrix(labels, scores.argmax(axis=1))
+    metrics = {
+        "data": str(data_path),
+        "model": str(classifier.model_path),
+        "flip_tta": flip_tta,
+        "faces": len(images),
+        "classes": list(CLASSES),
+        **classification_metrics(confusion),
+        "confusion_matrix": confusion.tolist(),
+        "throughput": {"batch_1_faces_per_s": single_throughput, "batch_size": batch_size,
+                       "batch_faces_per_s": batch_throughput},
+    }
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    title = f"{Path(data_path).name}: {len(images)} faces"
+    accuracy = metrics["accuracy"]
+    plot_confusion(confusion, out_dir / "confusion_matrix.png", f"{title}, accuracy {accuracy:.1%}")
+    plot_distribution(np.bincount(labels, minlength=len(CLASSES)), out_dir / "class_distribution.png", title)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def _single_face_throughput(classifier, images):
+    """Faces/s one at a time, as a stream of single detections gives them; cycles through small splits."""
+    classifier.predict(images[:1])  # the resize of the input tensor to batch 1 is not part of the rate
+    start = time.perf_counter()
+    for index in range(SINGLE_FACE_RUNS):
+        classifier.predict(images[index % len(images)][None])
+    return SINGLE_FACE_RUNS / (time.perf_counter() - start)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_confusion(confusion, path, title):
+    """Row-normalised confusion matrix, so rare classes (disgust) read as clearly as frequent ones."""
+    plt = _pyplot()
+    confusion = np.asarray(confusion)
+    support = confusion.sum(axis=1, keepdims=True)
+    rates = np.divide(confusion, support, out=np.zeros(confusion.shape), where=support > 0)
+    figure, axis = plt.subplots(figsize=(8, 7))
+    image = axis.imshow(rates, cmap="Blues", vmin=0.0, vmax=1.0)
+    for row in range(len(CLASSES)):
+        for column in range(len(CLASSES)):
+            colour = "white" if rates[row, column] > 0.5 else "black"
+            axis.text(column, row, f"{rates[row, column]:.0%}\n({confusion[row, column]})",
+                      ha="center", va="center", color=colour, fontsize=8)
+    axis.set_xticks(range(len(CLASSES)), CLASSES, rotation=45, ha="right")
+    axis.set_yticks(range(len(CLASSES)), CLASSES)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title(title)
+    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04, label="share of the true class")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_distribution(counts, path, title):
+    """Faces per class: the imbalance that explains weak recall on rare classes."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(8, 4))
+    bars = axis.bar(CLASSES, counts, color="tab:blue")
+    axis.bar_label(bars, labels=[str(int(c)) for c in counts])
+    axis.set_ylabel("faces")
+    axis.set_title(title)
+    axis.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def format_report(metrics, out_dir):
+    lines = [
+        f"{metrics['data']}: {metrics['faces']} faces, model {metrics['model']}"
+        + (" with flip TTA" if metrics["flip_tta"] else ""),
+        f"accuracy {metrics['accuracy']:.1%}   macro-F1 {metrics['macro_f1']:.3f}",
+        "",
+        f"{'class':<10} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}",
+    ]
+    for name, row in metrics["per_class"].items():
+        lines.append(f"{name:<10} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} "
+                     f"{row['support']:>8}")
+    speed = metrics["throughput"]
+    lines += [
+        "",
+        f"throughput: {speed['batch_1_faces_per_s']:.0f} faces/s at batch 1, "
+        f"{speed['batch_faces_per_s']:.0f} faces/s at batch {speed['batch_size']}",
+        f"wrote {out_dir}/confusion_matrix.png, class_distribution.png and metrics.json",
+    ]
+    return "\n".join(lines)
+
+
+def run_evaluate(args):
+    metrics = evaluate(args.data, args.model, args.flip_tta, args.out, args.batch_size, args.usage)
+    print(json.dumps(metrics, indent=2) if args.json else format_report(metrics, args.out))
+    return 0
+
+
+def add_evaluate_parser(subparsers):
+    parser = subparsers.add_parser(
+        "evaluate", help="measure the emotion model on a labelled split",
+        description="Classify every face of a labelled split and report accuracy, macro-F1, per-class "
+                    "precision/recall/F1, the confusion matrix and the throughput; writes "
+                    "confusion_matrix.png, class_distribution.png and metrics.json into OUT.")
+    parser.add_argument("--data", required=True,
+                        help="labelled faces: .npz, FER2013 .csv or a folder of class folders")
+    parser.add_argument("--model", help="a .tflite model (default: the shipped one)")
+    parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image")
+    parser.add_argument("--out", default="runs/evaluation", help="directory for the plots and metrics.json")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--usage", default="PublicTest",
+                        help="the rows of a full FER2013 CSV to evaluate (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a report")
+    parser.set_defaults(run=run_evaluate)

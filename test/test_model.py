@@ -1,0 +1,174 @@
+"""The shipped emotion model, its training and its evaluation, on real FER2013 faces.
+
+Tests that need the data skip when ../shared/data/fer2013 is absent; nothing else makes them skip.
+"""
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from emotion_ros import CLASSES
+from emotion_ros.classifier import MODEL_PATH, EmotionClassifier
+from emotion_ros.datasets import load_dataset
+from emotion_ros.evaluation import add_evaluate_parser, classification_metrics, confusion_matrix, evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = ROOT.parent / "shared/data/fer2013"
+PUBLIC_TEST = DATA_DIR / "fer2013_publictest.npz"
+TRAIN = DATA_DIR / "fer2013_train.npz"
+MODEL_DOC = ROOT / "docs/MODEL.md"
+ACCURACY_LINE = re.compile(r"^PublicTest accuracy: (\d+(?:\.\d+)?) %$", re.MULTILINE)
+
+needs_data = pytest.mark.skipif(not PUBLIC_TEST.exists() or not TRAIN.exists(),
+                                reason=f"FER2013 data not found in {DATA_DIR}")
+
+
+@pytest.fixture(scope="module")
+def public_test():
+    return load_dataset(PUBLIC_TEST)
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return EmotionClassifier()
+
+
+@pytest.fixture
+def small_split(public_test, tmp_path):
+    """The first 64 PublicTest faces as an .npz archive, a split that evaluates in a few seconds."""
+    images, labels = public_test
+    path = tmp_path / "small.npz"
+    np.savez_compressed(path, images=images[:64], labels=labels[:64], classes=np.array(CLASSES))
+    return path, images[:64], labels[:64]
+
+
+def documented_accuracy():
+    if not MODEL_DOC.exists():
+        pytest.fail(f"{MODEL_DOC} is missing: it must state the shipped model's PublicTest accuracy")
+    match = ACCURACY_LINE.search(MODEL_DOC.read_text())
+    if match is None:
+        pytest.fail(f"{MODEL_DOC} has no line of the form 'PublicTest accuracy: 67.3 %'")
+    return float(match.group(1)) / 100
+
+
+def test_shipped_model_reaches_documented_accuracy(classifier):
+    """Also checks the output order: labels index CLASSES, so a permuted output could not score this."""
+    expected = documented_accuracy()
+    if not PUBLIC_TEST.exists():
+        pytest.skip(f"FER2013 PublicTest not found in {DATA_DIR}")
+    images, labels = load_dataset(PUBLIC_TEST)
+    predictions = np.concatenate([classifier.predict(images[i : i + 256]).argmax(axis=1)
+                                  for i in range(0, len(images), 256)])
+    accuracy = float((predictions == labels).mean())
+    assert accuracy >= expected - 0.01, (
+        f"PublicTest accuracy {accuracy:.1%}, below the {expected:.1%} of docs/MODEL.md minus one point")
+
+
+@needs_data
+def test_litert_model_matches_keras_model(public_test, classifier):
+    """The .tflite and the .keras shipped side by side must be the same network."""
+    keras = pytest.importorskip("keras")
+    model = keras.models.load_model(MODEL_PATH.with_suffix(".keras"), compile=False)
+    faces = public_test[0][:64]
+    expected = model.predict(faces[..., None].astype(np.float32), verbose=0)
+    scores = classifier.predict(faces)
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-4)
+    np.testing.assert_array_equal(scores.argmax(axis=1), expected.argmax(axis=1))
+
+
+@needs_data
+def test_training_resume_and_export(tmp_path):
+    from emotion_ros import training
+
+    run_dir = tmp_path / "run"
+    training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=1, limit=256, batch_size=64)
+    for name in ("best.keras", "last.keras", "history.csv", "curves.png"):
+        assert (run_dir / name).is_file(), name
+    assert len(training.read_history(run_dir / "history.csv")) == 1
+
+    training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=2, limit=256, batch_size=64, resume=True)
+    assert [int(row["epoch"]) for row in training.read_history(run_dir / "history.csv")] == [0, 1]
+
+    tflite = training.export_model(run_dir / "best.keras", tmp_path / "export")
+    assert (tmp_path / "export" / "emotion_cnn.keras").is_file()
+    scores = EmotionClassifier(tflite).predict(load_dataset(PUBLIC_TEST)[0][:5])
+    assert scores.shape == (5, len(CLASSES))
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-5)
+
+
+@needs_data
+def test_evaluate_writes_plots_and_consistent_metrics(small_split, classifier, tmp_path):
+    path, images, labels = small_split
+    out_dir = tmp_path / "evaluation"
+    metrics = evaluate(path, out_dir=out_dir)
+    for name in ("confusion_matrix.png", "class_distribution.png", "metrics.json"):
+        assert (out_dir / name).stat().st_size > 0, name
+    assert json.loads((out_dir / "metrics.json").read_text()) == metrics
+
+    predictions = classifier.predict(images).argmax(axis=1)
+    assert metrics["accuracy"] == pytest.approx(float((predictions == labels).mean()), abs=1e-12)
+    confusion = np.array(metrics["confusion_matrix"])
+    assert confusion.shape == (len(CLASSES), len(CLASSES))
+    assert confusion.sum() == len(images)
+    assert confusion.sum(axis=1).tolist() == np.bincount(labels, minlength=len(CLASSES)).tolist()
+    assert metrics["throughput"]["batch_1_faces_per_s"] > 0 and metrics["throughput"]["batch_faces_per_s"] > 0
+
+
+@needs_data
+def test_evaluate_command_prints_json(small_split, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    add_evaluate_parser(parser.add_subparsers())
+    args = parser.parse_args(["evaluate", "--data", str(small_split[0]), "--out", str(tmp_path), "--json"])
+    assert args.run(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["faces"] == 64 and set(printed["per_class"]) == set(CLASSES)
+
+
+def test_metrics_on_a_hand_counted_example():
+    labels = [0, 0, 0, 1, 1, 3]
+    predictions = [0, 0, 1, 1, 0, 3]
+    confusion = confusion_matrix(labels, predictions)
+    assert confusion[:2, :2].tolist() == [[2, 1], [1, 1]] and confusion[3, 3] == 1
+    assert confusion.sum() == len(labels)
+    metrics = classification_metrics(confusion)
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    angry = metrics["per_class"]["angry"]
+    assert angry["precision"] == pytest.approx(2 / 3) and angry["recall"] == pytest.approx(2 / 3)
+    assert angry["support"] == 3
+    assert metrics["per_class"]["disgust"]["f1"] == pytest.approx(0.5)
+    # only the three classes seen or predicted enter the macro average
+    assert metrics["macro_f1"] == pytest.approx((2 / 3 + 0.5 + 1.0) / 3)
+
+
+def test_predict_on_no_faces(classifier):
+    assert classifier.predict([]).shape == (0, len(CLASSES))
+
+
+@pytest.mark.parametrize(
+    "face, message",
+    [
+        (np.full((48, 48), 0.5, dtype=np.float32), "uint8"),
+        (np.zeros((1, 1), dtype=np.uint8), "too small"),
+        (None, "None"),
+    ],
+    ids=["float image", "1x1 image", "None"],
+)
+def test_predict_rejects_bad_faces(classifier, face, message):
+    with pytest.raises(ValueError, match=message):
+        classifier.predict([face])
+
+
+@needs_data
+def test_gray_and_bgr_faces_score_the_same(public_test, classifier):
+    gray = public_test[0][:8]
+    bgr = [cv2.cvtColor(face, cv2.COLOR_GRAY2BGR) for face in gray]
+    scores = classifier.predict(gray)
+    np.testing.assert_allclose(classifier.predict(bgr), scores, rtol=0, atol=1e-6)
+    assert scores.shape == (8, len(CLASSES))
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-5)
+    assert (scores >= 0).all()
