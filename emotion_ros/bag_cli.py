@@ -1,6 +1,6 @@
 """The `emotion-ros bag` command: rosbag2 files without a ROS installation.
 
-Each sub-command is one add_*_parser function, so `play` (which needs rclpy) is one more function.
+Each sub-command is one add_*_parser function; only `play` needs rclpy, imported when it runs.
 """
 
 import argparse
@@ -96,11 +96,57 @@ def add_analyze_parser(commands):
     parser.set_defaults(run=_analyze)
 
 
+def _topic_remap(text):
+    source, separator, target = text.partition(":=")
+    if not (separator and source and target):
+        raise argparse.ArgumentTypeError(f"expected FROM:=TO, got {text!r}")
+    return source, target
+
+
+def _play(args):
+    try:
+        import rclpy
+
+        from .bag_player import play_bag
+    except ImportError as err:
+        _fail("play", f"needs rclpy and the ROS message packages: {err}")
+
+    # args=[]: this command's arguments are not ROS arguments (FROM:=TO would become a global remap);
+    # rclpy's Ctrl-C handler shuts the context down, which ends play_bag cleanly
+    rclpy.init(args=[])
+    try:
+        summary = play_bag(args.bag, rate=args.rate, loop=args.loop, topic_remaps=dict(args.topic_remap),
+                           publish_clock=args.clock)
+    except (OSError, ValueError) as err:
+        _fail("play", err)
+    finally:
+        rclpy.try_shutdown()
+    print(f"played {summary.published} messages on {', '.join(summary.topics.values())}")
+
+
+def add_play_parser(commands):
+    parser = commands.add_parser(
+        "play", help="publish the messages of a bag on the live ROS graph (like ros2 bag play)",
+        description="Publish every message of BAG at its recorded timing, once each topic has a subscriber "
+                    "(or after a timeout). Needs rclpy and the message packages of the bag.")
+    parser.add_argument("bag", metavar="BAG", help="bag directory (or a single .mcap/.db3 file)")
+    parser.add_argument("--rate", type=_positive_float, default=1.0,
+                        help="speed factor: 2 plays twice as fast, 0.5 half as fast (default 1)")
+    parser.add_argument("--loop", action="store_true", help="start again at the end, until Ctrl-C")
+    parser.add_argument("--topic-remap", type=_topic_remap, nargs="+", action="extend", default=[],
+                        metavar="FROM:=TO", help="publish bag topic FROM on TO instead (repeatable)")
+    parser.add_argument("--clock", action="store_true",
+                        help="publish each message's bag time on /clock, for nodes with use_sim_time")
+    parser.set_defaults(run=_play)
+
+
 def add_bag_parser(subparsers):
     parser = subparsers.add_parser(
-        "bag", help="make and analyze rosbag2 bags (no ROS installation needed)",
-        description="Work with rosbag2 bags (mcap or sqlite3) through the pure-Python rosbags library.")
+        "bag", help="make, analyze and play rosbag2 bags (no ros2 bag needed)",
+        description="Work with rosbag2 bags (mcap or sqlite3) through the pure-Python rosbags library; "
+                    "`play` publishes them with rclpy.")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     add_record_photos_parser(commands)
     add_analyze_parser(commands)
+    add_play_parser(commands)
     return parser

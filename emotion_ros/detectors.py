@@ -86,7 +86,13 @@ def left_to_right(detections):
     return sorted(detections, key=lambda d: (d.box[0], d.box[1]))
 
 
-DETECTORS = {"mtcnn": MtcnnDetector, "haar": HaarDetector}
+def _haar_stream(**params):
+    from .stream import HaarStreamDetector  # imported when used: stream.py imports this module
+
+    return HaarStreamDetector(**params)
+
+
+DETECTORS = {"mtcnn": MtcnnDetector, "haar": HaarDetector, "haar_stream": _haar_stream}
 
 
 def make_detector(name, **params):

@@ -11,14 +11,21 @@ from .classes import CLASSES
 from .classifier import EmotionClassifier
 from .images import image_from_msg
 from .msg import Emotion, EmotionArray, FaceArray
-from .node_utils import box_from_roi, declare_parameters, image_msg, roi_msg, spin_node
+from .node_utils import box_from_roi, declare_parameters, image_msg, roi_msg, spin_node, stamp_seconds
 from .pipeline import crop_face, face_emotions
+from .smoothing import EmotionSmoother
+from .stream import smooth_faces
 
 PARAMETERS = {
     "face_margin": "fraction of the square around the face box added on each side before classifying (0 frames like FER2013)",
     "flip_tta": "average each face with its mirror image (more stable, twice the inference time)",
     "image_cache_size": "images kept to pair with their face arrays by header stamp",
+    "smoothing_time_constant": "seconds over which each tracked face's probabilities are averaged so the label "
+                               "does not flicker on live video; 0 classifies every image on its own (photos)",
+    "switch_margin": "live video: the label changes only when another class's smoothed probability leads by this",
 }
+# Seconds after which the smoothing state of a face that is no longer reported is dropped.
+SMOOTHING_MEMORY = 2.0
 PENDING_FACE_ARRAYS = 10
 
 
@@ -46,6 +53,9 @@ class EmotionClassifierNode(Node):
         super().__init__("emotion_classifier_node", **kwargs)
         self.params = declare_parameters(self, PARAMETERS)
         self.classifier = EmotionClassifier(flip_tta=self.params.flip_tta)
+        self.smoother = None
+        if self.params.smoothing_time_constant > 0:
+            self.smoother = EmotionSmoother(self.params.smoothing_time_constant, self.params.switch_margin)
         self.images = OrderedDict()  # stamp -> Image, oldest first, at most image_cache_size
         self.pending_faces = OrderedDict()  # stamp -> FaceArray that came before its image
         self.publisher = self.create_publisher(EmotionArray, "emotions", 10)
@@ -81,12 +91,20 @@ class EmotionClassifierNode(Node):
         except (ValueError, TypeError) as error:
             self.get_logger().warning(f"skipping image {stamp_key(faces_msg.header)}: {error}")
             return
-        faces = face_emotions(
-            boxes, scores, [face.face_id for face in faces_msg.faces], [face.confidence for face in faces_msg.faces]
-        )
+        face_ids = [face.face_id for face in faces_msg.faces]
+        if self.smoother is not None:
+            faces = self.smoothed(boxes, scores, face_ids, faces_msg)
+        else:
+            faces = face_emotions(boxes, scores, face_ids, [face.confidence for face in faces_msg.faces])
         self.publisher.publish(EmotionArray(header=faces_msg.header, classes=list(CLASSES), emotions=emotion_msgs(faces)))
         if self.annotated_publisher.get_subscription_count() > 0:
             self.annotated_publisher.publish(image_msg(draw_faces(image, faces), faces_msg.header))
+
+
+    def smoothed(self, boxes, scores, face_ids, faces_msg):
+        stamp = stamp_seconds(faces_msg.header)
+        self.smoother.forget_stale(stamp, SMOOTHING_MEMORY)
+        return smooth_faces(self.smoother, boxes, scores, face_ids, [f.confidence for f in faces_msg.faces], stamp)
 
 
 def main(args=None):

@@ -7,18 +7,26 @@ from sensor_msgs.msg import Image
 from .detectors import left_to_right, make_detector
 from .images import image_from_msg
 from .msg import Face, FaceArray
-from .node_utils import LATEST_IMAGE_QOS, declare_parameters, roi_msg, spin_node
+from .node_utils import LATEST_IMAGE_QOS, declare_parameters, roi_msg, spin_node, stamp_seconds
+from .tracking import FaceTracker
 
 PARAMETERS = {
-    "detector": "face detector: mtcnn (photos, small or turned faces) or haar (fast, frontal faces)",
+    "detector": "face detector: haar_stream (live video, tracks between scans), mtcnn (photos, small or "
+                "turned faces) or haar (frontal faces, whole frame every time)",
     "min_face_size": "smallest face reported, in pixels",
     "min_confidence": "MTCNN faces below this confidence are dropped",
+    "detect_every": "haar_stream: scan the whole frame every N frames, search near known faces in between",
+    "track_faces": "give each face a face_id that stays the same across frames (live video); "
+                   "false numbers the faces of each image face_0, face_1, ... left to right (photos)",
+    "max_missed_seconds": "a tracked face missing longer than this gets a new face_id when it comes back",
 }
 
 
 def detector_params(params):
     if params.detector == "mtcnn":
         return {"min_face_size": params.min_face_size, "min_confidence": params.min_confidence}
+    if params.detector == "haar_stream":
+        return {"min_face_size": params.min_face_size, "detect_every": params.detect_every}
     return {"min_face_size": params.min_face_size}
 
 
@@ -28,6 +36,7 @@ class FaceDetectionNode(Node):
         self.params = declare_parameters(self, PARAMETERS)
         self.detector = make_detector(self.params.detector, **detector_params(self.params))
         self.detector(np.full((120, 160, 3), 128, np.uint8))  # load lazily built graphs before the first frame
+        self.tracker = FaceTracker(self.params.max_missed_seconds) if self.params.track_faces else None
         self.publisher = self.create_publisher(FaceArray, "faces", 10)
         self.create_subscription(Image, "image_raw", self.on_image, LATEST_IMAGE_QOS)
         self.get_logger().info(f"detecting faces with {self.params.detector}")
@@ -38,9 +47,15 @@ class FaceDetectionNode(Node):
         except ValueError as error:
             self.get_logger().warning(f"skipping image {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}: {error}")
             return
+        detections = left_to_right(detections)
+        if self.tracker is None:
+            face_ids = [f"face_{index}" for index in range(len(detections))]
+        else:
+            face_ids = self.tracker.update([d.box for d in detections], stamp_seconds(msg.header))
         faces = [
-            Face(face_id=f"face_{index}", roi=roi_msg(d.box), confidence=d.confidence)
-            for index, d in enumerate(left_to_right(detections))
+            Face(face_id=face_id, roi=roi_msg(d.box), confidence=d.confidence)
+            for d, face_id in zip(detections, face_ids)
+            if face_id
         ]
         self.publisher.publish(FaceArray(header=msg.header, faces=faces))
 

@@ -184,3 +184,43 @@ def test_camera_node_survives_a_missing_camera(executor):
     spin_until(executor, lambda: False, timeout=1.0)
     assert camera.frames_published == 0
     assert "cannot open camera /dev/video97" in camera.source.status
+
+
+def test_a_burst_of_frames_does_not_queue_the_newest_is_processed(executor):
+    """Images faster than detection: the subscription keeps only the newest, nothing piles up."""
+    recorder = Recorder()
+    start(executor, recorder, FaceDetectionNode(parameter_overrides=[Parameter("detector", value="mtcnn")]))
+    assert spin_until(executor, lambda: recorder.image_publisher.get_subscription_count() >= 2, 10.0)
+    frame = cv2.imread(str(SECOND_GROUP_PHOTO))
+    for index in range(20):  # published while the detector cannot run: faster than it processes
+        recorder.image_publisher.publish(image_msg(frame, header(10.0 + index)))
+    assert spin_until(executor, lambda: recorder.received["faces"], 30.0)
+    spin_until(executor, lambda: False, timeout=2.0)
+    assert recorder.stamps("faces") == [(29, 0)]
+
+
+def test_live_video_keeps_face_ids_and_smooths_labels(executor):
+    """The stream configuration of params.yaml (haar_stream, tracking, smoothing) on a real video."""
+    from emotion_ros.samples import sample_video
+
+    recorder = Recorder()
+    live = [Parameter("detector", value="haar_stream"), Parameter("track_faces", value=True)]
+    smoothing = [Parameter("smoothing_time_constant", value=0.5)]
+    start(executor, recorder, FaceDetectionNode(parameter_overrides=live),
+          EmotionClassifierNode(parameter_overrides=smoothing))
+    assert spin_until(executor, lambda: recorder.image_publisher.get_subscription_count() >= 3, 10.0)
+    capture = cv2.VideoCapture(str(sample_video()))
+    frames = 0
+    while frames < 30:
+        ok, frame = capture.read()
+        assert ok
+        recorder.image_publisher.publish(image_msg(frame, header(100.0 + frames / 30)))
+        frames += 1
+        count = len(recorder.received["emotions"])
+        spin_until(executor, lambda: len(recorder.received["emotions"]) > count, timeout=5.0)
+    assert len(recorder.received["emotions"]) == 30  # one per frame, empty where no face was found
+    arrays = [array for array in recorder.received["emotions"] if array.emotions]
+    assert len(arrays) >= 20
+    assert {emotion.face_id for array in arrays for emotion in array.emotions} == {"face_1"}
+    labels = [array.emotions[0].label for array in arrays]
+    assert sum(a != b for a, b in zip(labels, labels[1:])) <= 2

@@ -88,3 +88,20 @@ def test_message_labels_are_the_class_list():
 def test_generated_message_constants_match_the_class_list():
     msg = pytest.importorskip("emotion_ros.msg", reason="messages are built by colcon (make setup)")
     assert tuple(getattr(msg.Emotion, name.upper()) for name in CLASSES) == CLASSES
+
+
+def test_core_and_cli_work_without_rclpy(tmp_path):
+    """What `pip install .` gives: the photo pipeline and the command, with rclpy impossible to import."""
+    import subprocess
+    import sys
+
+    from emotion_ros.samples import sample_photos
+
+    script = (
+        "import sys; sys.modules['rclpy'] = None\n"  # any `import rclpy` now raises ImportError
+        "from emotion_ros.cli import main\n"
+        f"main(['analyze', {str(sample_photos()[2])!r}, '--detector', 'haar', '--out', {str(tmp_path)!r}])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "1 face(s)" in result.stdout
