@@ -7,15 +7,16 @@ VENV := .venv
 VENV_ABS := $(abspath $(VENV))
 DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := install/.colcon-built
-EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+# Debian packages: colour emoji and text fonts for the robot head's pictures, GL/GLib for OpenCV's window.
+SYSTEM_PACKAGES := fonts-noto-color-emoji fonts-dejavu-core libgl1 libglib2.0-0
 DEMO_DIR := out/demo
 # The ROS environment: the venv's ROS wheels plus this package's colcon install.
 ROS_ENV := . $(VENV)/bin/activate && export CMAKE_PREFIX_PATH=$(VENV_ABS) AMENT_PREFIX_PATH=$(VENV_ABS) \
 	&& . install/setup.sh && export AMENT_PREFIX_PATH=$$AMENT_PREFIX_PATH:$(VENV_ABS)
 
-.PHONY: setup demo test clean
+.PHONY: setup system-packages demo test clean
 
-setup: $(BUILD_STAMP) $(EMOJI_FONT)
+setup: system-packages $(BUILD_STAMP)
 
 $(DEPS_STAMP): requirements.txt requirements-samples.txt setup.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -25,11 +26,15 @@ $(DEPS_STAMP): requirements.txt requirements-samples.txt setup.py
 	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-$(EMOJI_FONT):
-	@if [ "$$(id -u)" = 0 ]; then \
-		(apt-get install -y -q fonts-noto-color-emoji || (apt-get update -q && apt-get install -y -q fonts-noto-color-emoji)); \
-	else \
-		echo "the emoji picture needs the colour emoji font: sudo apt-get install fonts-noto-color-emoji"; exit 1; \
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+		| grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+		else \
+			echo "missing Debian packages: sudo apt-get install $$missing"; exit 1; \
+		fi; \
 	fi
 
 $(BUILD_STAMP): $(DEPS_STAMP) CMakeLists.txt package.xml $(wildcard msg/*.msg cmake/*.cmake scripts/* launch/* config/* emotion_ros/*.py emotion_ros/models/*)

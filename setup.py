@@ -16,7 +16,7 @@ setup(
     package_data={"emotion_ros": ["models/*"], "emotion_ros.config": ["*.yaml"], "emotion_ros.msg_definitions": ["*.msg"]},
     install_requires=[
         "numpy",
-        "opencv-python-headless<5",
+        "opencv-python<5",
         "ai-edge-litert",
         "mtcnn",
         "tensorflow-cpu",

@@ -13,12 +13,11 @@ import pytest
 rclpy = pytest.importorskip("rclpy")
 pytest.importorskip("emotion_ros.msg", reason="messages are built by colcon (make setup)")
 
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
-from test_social_node import DOMAIN_ID, spin_until  # noqa: E402
+from conftest import DOMAIN_ID, spin_until, start  # noqa: E402
 
 from emotion_ros.bag_player import play_bag, replay_qos  # noqa: E402
 from emotion_ros.bags import BagError, record_photos  # noqa: E402
@@ -49,22 +48,6 @@ def photo_bag(tmp_path_factory):
         shutil.copyfile(photo, folder / photo.name)
     bag_path = tmp_path_factory.mktemp("bags") / "photos"
     return record_photos(folder, bag_path, fps=1.0, start_ns=START_NS).bag_path
-
-
-@pytest.fixture
-def executor():
-    executor = SingleThreadedExecutor()
-    yield executor
-    for node in executor.get_nodes():
-        executor.remove_node(node)
-        node.destroy_node()
-    executor.shutdown()
-
-
-def start(executor, *nodes):
-    for node in nodes:
-        executor.add_node(node)
-    return nodes
 
 
 class Listener(Node):

@@ -1,6 +1,5 @@
 """The four nodes on real rclpy, exchanging real messages: the whole pipeline on real photos, and bad input."""
 
-import time
 
 import cv2
 import numpy as np
@@ -9,12 +8,13 @@ import pytest
 rclpy = pytest.importorskip("rclpy")
 pytest.importorskip("emotion_ros.msg", reason="messages are built by colcon (make setup)")
 
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image, RegionOfInterest  # noqa: E402
 from std_msgs.msg import Header, String  # noqa: E402
+
+from conftest import DOMAIN_ID, spin_for, spin_until, start  # noqa: E402
 
 from emotion_ros import CLASSES  # noqa: E402
 from emotion_ros.bringup import NODE_CLASSES, ros_arguments  # noqa: E402
@@ -31,7 +31,7 @@ GROUP_PHOTO, SECOND_GROUP_PHOTO, POSED_SURPRISE = sample_photos()[:3]
 
 @pytest.fixture(scope="module", autouse=True)
 def ros():
-    rclpy.init(args=ros_arguments([config_path("photos.yaml")]))
+    rclpy.init(args=ros_arguments([config_path("photos.yaml")]), domain_id=DOMAIN_ID)
     yield
     rclpy.try_shutdown()
 
@@ -57,31 +57,6 @@ class Recorder(Node):
 
     def stamps(self, topic):
         return [(m.header.stamp.sec, m.header.stamp.nanosec) for m in self.received[topic]]
-
-
-@pytest.fixture
-def executor():
-    executor = SingleThreadedExecutor()
-    yield executor
-    for node in executor.get_nodes():
-        executor.remove_node(node)
-        node.destroy_node()
-    executor.shutdown()
-
-
-def start(executor, *nodes):
-    for node in nodes:
-        executor.add_node(node)
-    return nodes
-
-
-def spin_until(executor, condition, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        executor.spin_once(timeout_sec=0.05)
-    return condition()
 
 
 def header(sec):
@@ -134,7 +109,7 @@ def test_face_detection_skips_bad_frames_and_processes_the_next_good_one(executo
     good = cv2.imread(str(GROUP_PHOTO))
     for bad in bad_images(good):
         recorder.image_publisher.publish(bad)
-        spin_until(executor, lambda: False, timeout=0.5)
+        spin_for(executor, 0.5)
     recorder.image_publisher.publish(image_msg(good, header(3.0)))
     assert spin_until(executor, lambda: recorder.received["faces"], 30.0)
     assert recorder.stamps("faces") == [(3, 0)]
@@ -158,9 +133,9 @@ def test_classifier_skips_bad_pairs_and_classifies_the_next_good_one(executor):
     ]
     for image, faces in pairs:
         recorder.image_publisher.publish(image)
-        spin_until(executor, lambda: False, timeout=0.3)
+        spin_for(executor, 0.3)
         recorder.faces_publisher.publish(faces)
-        spin_until(executor, lambda: False, timeout=0.3)
+        spin_for(executor, 0.3)
     assert spin_until(executor, lambda: recorder.received["emotions"], 10.0)
     assert recorder.stamps("emotions") == [(5, 0)]
     assert len(recorder.received["emotions"][0].emotions) == 1
@@ -181,7 +156,7 @@ def test_camera_node_survives_a_missing_camera(executor):
     camera = CameraNode(parameter_overrides=[Parameter("source", value="/dev/video97"), Parameter("fps", value=20.0),
                                              Parameter("retry_period", value=0.2)])
     start(executor, camera)
-    spin_until(executor, lambda: False, timeout=1.0)
+    spin_for(executor, 1.0)
     assert camera.frames_published == 0
     assert "cannot open camera /dev/video97" in camera.source.status
 
@@ -195,7 +170,7 @@ def test_a_burst_of_frames_does_not_queue_the_newest_is_processed(executor):
     for index in range(20):  # published while the detector cannot run: faster than it processes
         recorder.image_publisher.publish(image_msg(frame, header(10.0 + index)))
     assert spin_until(executor, lambda: recorder.received["faces"], 30.0)
-    spin_until(executor, lambda: False, timeout=2.0)
+    spin_for(executor, 2.0)
     assert recorder.stamps("faces") == [(29, 0)]
 
 

@@ -4,7 +4,6 @@ The stamps advance 0.1 s per message on a simulated timeline, whatever the wall 
 message is handled before the next one is sent, so the timeline is exact on a slow machine too.
 """
 
-import os
 import time
 from types import SimpleNamespace
 
@@ -23,14 +22,14 @@ from rclpy.qos import QoSDurabilityPolicy, QoSProfile  # noqa: E402
 from sensor_msgs.msg import Image, RegionOfInterest  # noqa: E402
 from std_msgs.msg import Header, String  # noqa: E402
 
+from conftest import DOMAIN_ID, spin_until  # noqa: E402
+
 from emotion_ros.classes import CLASSES  # noqa: E402
 from emotion_ros.images import image_from_msg  # noqa: E402
 from emotion_ros.msg import Emotion, EmotionArray, SocialResponse  # noqa: E402
 from emotion_ros.social import load_prompts  # noqa: E402
 from emotion_ros.social_response_node import SocialResponseNode  # noqa: E402
 
-# A domain of this test process only, so that tests running beside it cannot inject messages.
-DOMAIN_ID = 1 + os.getpid() % 100
 START_NS = 1_700_000_000 * 10**9
 STEP_NS = 100_000_000  # 0.1 s per message
 FRAME_ID = "head_camera"
@@ -41,16 +40,6 @@ IDLE = PROMPTS.idle_emoji
 # Deep enough for every output of a test: nothing is overwritten before the executor takes it.
 RECORD_DEPTH = 100
 RECORD_LATCHED_QOS = QoSProfile(depth=RECORD_DEPTH, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
-
-
-def spin_until(executor, condition, timeout=60.0):
-    """Spins until `condition()` holds; False after `timeout` seconds, generous for a loaded machine."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        executor.spin_once(timeout_sec=0.05)
-    return True
 
 
 @pytest.fixture(scope="module")
