@@ -79,14 +79,17 @@ class ResultsMonitor(Node):
 
 def bringup(source, params_files=(), out_dir=None, max_seconds=None, echo=print):
     """Run the four nodes on `source` until Ctrl-C, `max_seconds`, or the end of a photo directory or video
-    that does not loop (after the last frame's emotions have arrived)."""
+    that does not loop (after the last frame's emotions have arrived). Without a `source` there is no
+    camera_node: the images come from elsewhere on `image_raw`, e.g. `emotion-ros bag play`."""
     rclpy.init(args=ros_arguments(params_files))
     nodes = []
     try:
         # The camera comes last so that its first frame finds the other nodes ready.
         nodes = [node_class() for node_class in NODE_CLASSES[1:]]
-        camera = CameraNode(parameter_overrides=[Parameter("source", value=str(source))])
-        nodes.insert(0, camera)
+        camera = None
+        if source is not None:
+            camera = CameraNode(parameter_overrides=[Parameter("source", value=str(source))])
+            nodes.insert(0, camera)
         monitor = ResultsMonitor(out_dir, echo)
         executor = MultiThreadedExecutor(num_threads=4)
         for node in (*nodes, monitor):
@@ -98,7 +101,7 @@ def bringup(source, params_files=(), out_dir=None, max_seconds=None, echo=print)
             if max_seconds is not None and now - started > max_seconds:
                 echo(f"stopping after {max_seconds:g} s")
                 break
-            if camera.source.finished:
+            if camera is not None and camera.source.finished:
                 all_received = monitor.emotion_arrays >= camera.frames_published
                 if all_received or now - monitor.last_received > DRAIN_TIMEOUT:
                     spin_for(executor, 1.0)  # let the social response of the last image arrive

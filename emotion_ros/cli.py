@@ -68,7 +68,8 @@ def add_bringup_parser(subparsers):
         description="Start camera_node, face_detection_node, emotion_classifier_node and social_response_node in one "
                     "rclpy executor with config/params.yaml, print the emotions, emoji and questions they publish, "
                     "and stop at the end of a photo directory or video that does not loop.")
-    parser.add_argument("--source", required=True, help="camera index, /dev/videoN, a video file or a directory of photos")
+    parser.add_argument("--source", help="camera index, /dev/videoN, a video file or a directory of photos; "
+                        "without it no camera_node runs and images come from image_raw (e.g. emotion-ros bag play)")
     parser.add_argument("--params-file", action="append", default=[], metavar="YAML",
                         help="parameters applied on top of config/params.yaml (repeatable; e.g. config/photos.yaml)")
     parser.add_argument("--out", help="save the annotated images published on emotions/image here")

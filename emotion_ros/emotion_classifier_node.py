@@ -11,7 +11,8 @@ from .classes import CLASSES
 from .classifier import EmotionClassifier
 from .images import image_from_msg
 from .msg import Emotion, EmotionArray, FaceArray
-from .node_utils import box_from_roi, declare_parameters, image_msg, roi_msg, spin_node, stamp_seconds
+from .node_utils import (IMAGE_RELIABILITY_DESCRIPTION, box_from_roi, declare_parameters, image_msg, image_qos,
+                         roi_msg, spin_node, stamp_seconds)
 from .pipeline import crop_face, face_emotions
 from .smoothing import EmotionSmoother
 from .stream import smooth_faces
@@ -23,6 +24,7 @@ PARAMETERS = {
     "smoothing_time_constant": "seconds over which each tracked face's probabilities are averaged so the label "
                                "does not flicker on live video; 0 classifies every image on its own (photos)",
     "switch_margin": "live video: the label changes only when another class's smoothed probability leads by this",
+    "reliable_images": IMAGE_RELIABILITY_DESCRIPTION,
 }
 # Seconds after which the smoothing state of a face that is no longer reported is dropped.
 SMOOTHING_MEMORY = 2.0
@@ -60,7 +62,7 @@ class EmotionClassifierNode(Node):
         self.pending_faces = OrderedDict()  # stamp -> FaceArray that came before its image
         self.publisher = self.create_publisher(EmotionArray, "emotions", 10)
         self.annotated_publisher = self.create_publisher(Image, "emotions/image", qos_profile_sensor_data)
-        self.create_subscription(Image, "image_raw", self.on_image, qos_profile_sensor_data)
+        self.create_subscription(Image, "image_raw", self.on_image, image_qos(self.params.reliable_images, depth=5))
         self.create_subscription(FaceArray, "faces", self.on_faces, 10)
         self.get_logger().info(f"classifying faces with {self.classifier.model_path.name}")
 

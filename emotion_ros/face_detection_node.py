@@ -7,7 +7,7 @@ from sensor_msgs.msg import Image
 from .detectors import left_to_right, make_detector
 from .images import image_from_msg
 from .msg import Face, FaceArray
-from .node_utils import LATEST_IMAGE_QOS, declare_parameters, roi_msg, spin_node, stamp_seconds
+from .node_utils import IMAGE_RELIABILITY_DESCRIPTION, declare_parameters, image_qos, roi_msg, spin_node, stamp_seconds
 from .tracking import FaceTracker
 
 PARAMETERS = {
@@ -19,6 +19,7 @@ PARAMETERS = {
     "track_faces": "give each face a face_id that stays the same across frames (live video); "
                    "false numbers the faces of each image face_0, face_1, ... left to right (photos)",
     "max_missed_seconds": "a tracked face missing longer than this gets a new face_id when it comes back",
+    "reliable_images": IMAGE_RELIABILITY_DESCRIPTION,
 }
 
 
@@ -38,7 +39,7 @@ class FaceDetectionNode(Node):
         self.detector(np.full((120, 160, 3), 128, np.uint8))  # load lazily built graphs before the first frame
         self.tracker = FaceTracker(self.params.max_missed_seconds) if self.params.track_faces else None
         self.publisher = self.create_publisher(FaceArray, "faces", 10)
-        self.create_subscription(Image, "image_raw", self.on_image, LATEST_IMAGE_QOS)
+        self.create_subscription(Image, "image_raw", self.on_image, image_qos(self.params.reliable_images))
         self.get_logger().info(f"detecting faces with {self.params.detector}")
 
     def on_image(self, msg):

@@ -11,10 +11,21 @@ from sensor_msgs.msg import Image, RegionOfInterest
 from .config import node_params
 from .images import image_fields
 
-# Images: best effort and only the newest frame, so a slow node never builds a backlog.
-LATEST_IMAGE_QOS = QoSProfile(
-    history=QoSHistoryPolicy.KEEP_LAST, depth=1, reliability=QoSReliabilityPolicy.BEST_EFFORT
+IMAGE_RELIABILITY_DESCRIPTION = (
+    "subscribe to image_raw reliably: no photo is lost between processes (bag replay, photo folders), but a "
+    "best-effort camera driver is not heard; false uses sensor-data QoS (best effort) for live cameras"
 )
+
+
+def image_qos(reliable, depth=1):
+    """Only the newest `depth` images are kept, so a slow node never builds a backlog.
+
+    Best effort (sensor data) hears every camera driver; large images between processes can be lost whole
+    when one fragment is, which a reliable subscription repairs (it only matches reliable publishers).
+    """
+    reliability = QoSReliabilityPolicy.RELIABLE if reliable else QoSReliabilityPolicy.BEST_EFFORT
+    return QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability)
+
 # The head's current state: a late subscriber (a screen that starts later) still gets it.
 LATCHED_QOS = QoSProfile(
     history=QoSHistoryPolicy.KEEP_LAST, depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL

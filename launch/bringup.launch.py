@@ -2,6 +2,7 @@
 
     ros2 launch emotion_ros bringup.launch.py source:=/path/to/photos
     ros2 launch emotion_ros bringup.launch.py source:=0 params_file:=/path/to/my_params.yaml
+    ros2 launch emotion_ros bringup.launch.py use_camera:=false   # images from `ros2 bag play`
 
 `emotion-ros bringup` runs the same nodes with the same parameter files where `ros2 launch` is missing.
 """
@@ -11,6 +12,7 @@ import os
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -25,12 +27,16 @@ def generate_launch_description():
                               description="camera index, /dev/videoN, a video file or a directory of photos"),
         DeclareLaunchArgument("params_file", default_value=default_params,
                               description="YAML parameters applied on top of the package's config/params.yaml"),
+        DeclareLaunchArgument("use_camera", default_value="true",
+                              description="start camera_node; false when image_raw comes from a bag or a driver"),
     ]
     nodes = []
     for executable in NODE_EXECUTABLES:
         parameters = [default_params, params_file]
+        condition = None
         if executable == "camera_node":
             parameters.append({"source": LaunchConfiguration("source")})
+            condition = IfCondition(LaunchConfiguration("use_camera"))
         nodes.append(Node(package="emotion_ros", executable=executable, name=executable,
-                          parameters=parameters, output="screen"))
+                          parameters=parameters, output="screen", condition=condition))
     return LaunchDescription(arguments + nodes)
