@@ -8,6 +8,7 @@ from pathlib import Path
 from .bag_cli import add_bag_parser
 from .bench import add_bench_parser
 from .evaluation import add_evaluate_parser
+from .webcam import add_webcam_parser
 
 
 def run_analyze(args):
@@ -150,7 +151,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="emotion-ros", description=__doc__)
     subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
     for add_parser in (add_analyze_parser, add_bringup_parser, add_samples_parser, add_bag_parser,
-                       add_train_parser, add_export_parser, add_evaluate_parser, add_bench_parser):
+                       add_webcam_parser, add_bench_parser, add_train_parser, add_export_parser, add_evaluate_parser):
         add_parser(subparsers)
     return parser
 

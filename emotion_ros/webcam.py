@@ -73,7 +73,8 @@ class FpsMeter:
 
 
 @functools.lru_cache(maxsize=4)
-def _caption_font(size):
+def caption_font(size):
+    """Loaded once per size: the caption is redrawn on every frame while a question shows."""
     if not CAPTION_FONT.is_file():
         raise FileNotFoundError(f"caption font not found at {CAPTION_FONT}; install it with "
                                 f"`sudo apt-get install {CAPTION_FONT_PACKAGE}`")
@@ -103,7 +104,7 @@ def draw_caption(canvas, text):
     """Draws `text` in place as subtitles on a darkened band at the bottom; PIL draws accents that
     OpenCV's Hershey fonts cannot."""
     height, width = canvas.shape[:2]
-    font = _caption_font(max(14, round(width / 32)))
+    font = caption_font(max(14, round(width / 32)))
     line_height = round(font.size * 1.35)
     lines = wrap_text(text, font, width - 4 * _MARGIN)
     top = max(0, height - len(lines) * line_height - 2 * _MARGIN)
@@ -183,7 +184,7 @@ def file_rate(source, default_fps):
 
 class _Window:
     def __init__(self):
-        cv2.namedWindow(WINDOW_NAME, cv2.WINDOW_AUTOSIZE)
+        cv2.namedWindow(WINDOW_NAME, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)  # no Qt toolbar
 
     def show(self, canvas, wait_seconds):
         """Shows `canvas` for `wait_seconds`; False when the user closed the window or pressed q or Esc."""
@@ -314,5 +315,7 @@ def add_webcam_parser(subparsers):
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     parser.add_argument("--no-window", action="store_true",
                         help="do not open a window (headless machines, CI); the printed lines remain")
-    parser.add_argument("--record", metavar="OUT.mp4", help="also write the annotated video (mp4v) here")
+    parser.add_argument("--record", metavar="OUT.mp4",
+                        help="also write the annotated video (mp4v) here, at a file's frame rate or, for a "
+                             "camera, at camera_node's fps")
     parser.set_defaults(run=_run_command)

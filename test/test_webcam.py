@@ -13,7 +13,7 @@ from test_emoji_render import chromatic_fraction
 from emotion_ros.classes import CLASSES
 from emotion_ros.samples import sample_video
 from emotion_ros.social import SocialResponse
-from emotion_ros.webcam import (EMOJI_SIZE, HeadState, _caption_font, add_webcam_parser, draw_overlay,
+from emotion_ros.webcam import (EMOJI_SIZE, HeadState, add_webcam_parser, caption_font, draw_overlay,
                                 run_webcam, wrap_text)
 
 FRAMES = 40
@@ -124,7 +124,7 @@ def test_a_long_question_is_wrapped_to_the_frame():
 
 
 def test_french_punctuation_never_starts_a_line():
-    font = _caption_font(20)
+    font = caption_font(20)
     lines = wrap_text(LONG_QUESTION, font, 150)
     assert len(lines) > 3
     assert " ".join(lines) == LONG_QUESTION
