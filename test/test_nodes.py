@@ -199,3 +199,20 @@ def test_live_video_keeps_face_ids_and_smooths_labels(executor):
     assert {emotion.face_id for array in arrays for emotion in array.emotions} == {"face_1"}
     labels = [array.emotions[0].label for array in arrays]
     assert sum(a != b for a, b in zip(labels, labels[1:])) <= 2
+
+
+def test_stream_nodes_do_not_import_tensorflow():
+    """The live configuration starts in a second or two: no TensorFlow import on the stream path."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, rclpy\n"
+        "from emotion_ros.bringup import NODE_CLASSES, ros_arguments\n"
+        "rclpy.init(args=ros_arguments([]))\n"
+        "nodes = [node_class() for node_class in NODE_CLASSES]\n"
+        "print(nodes[1].params.detector, 'tensorflow' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["haar_stream", "False"]
