@@ -13,7 +13,11 @@ setup(
     python_requires=">=3.10",
     packages=["emotion_ros", "emotion_ros.config", "emotion_ros.msg_definitions"],
     package_dir={"emotion_ros.config": "config", "emotion_ros.msg_definitions": "msg"},
-    package_data={"emotion_ros": ["models/*"], "emotion_ros.config": ["*.yaml"], "emotion_ros.msg_definitions": ["*.msg"]},
+    package_data={
+        "emotion_ros": ["models/*"],
+        "emotion_ros.config": ["*.yaml"],
+        "emotion_ros.msg_definitions": ["*.msg"],
+    },
     install_requires=[
         "numpy",
         "opencv-python<5",

@@ -4,10 +4,10 @@ import cv2
 
 from .classes import CLASSES
 
-# One BGR colour per class, in CLASSES order.
-CLASS_COLOURS = dict(
-    zip(CLASSES, ((40, 40, 220), (40, 140, 40), (160, 40, 160), (0, 200, 255), (200, 120, 40), (0, 140, 255), (180, 180, 180)))
-)
+# One BGR colour per class, in CLASSES order: red, green, purple, yellow, blue, orange, gray.
+CLASS_COLOURS = dict(zip(CLASSES, (
+    (40, 40, 220), (40, 140, 40), (160, 40, 160), (0, 200, 255), (200, 120, 40), (0, 140, 255), (180, 180, 180),
+)))
 
 
 def draw_faces(image_bgr, faces):

@@ -18,7 +18,8 @@ from .smoothing import EmotionSmoother
 from .stream import smooth_faces
 
 PARAMETERS = {
-    "face_margin": "fraction of the square around the face box added on each side before classifying (0 frames like FER2013)",
+    "face_margin": "fraction of the square around the face box added on each side before classifying "
+                   "(0 frames faces like FER2013)",
     "flip_tta": "average each face with its mirror image (more stable, twice the inference time)",
     "image_cache_size": "images kept to pair with their face arrays by header stamp",
     "smoothing_time_constant": "seconds over which each tracked face's probabilities are averaged so the label "
@@ -98,7 +99,8 @@ class EmotionClassifierNode(Node):
             faces = self.smoothed(boxes, scores, face_ids, faces_msg)
         else:
             faces = face_emotions(boxes, scores, face_ids, [face.confidence for face in faces_msg.faces])
-        self.publisher.publish(EmotionArray(header=faces_msg.header, classes=list(CLASSES), emotions=emotion_msgs(faces)))
+        emotions = EmotionArray(header=faces_msg.header, classes=list(CLASSES), emotions=emotion_msgs(faces))
+        self.publisher.publish(emotions)
         if self.annotated_publisher.get_subscription_count() > 0:
             self.annotated_publisher.publish(image_msg(draw_faces(image, faces), faces_msg.header))
 
