@@ -22,7 +22,8 @@ def draw_faces(image_bgr, faces):
         text = f"{face.label} {face.confidence:.0%}"
         (text_width, text_height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         top = y - text_height - baseline - 4 if y - text_height - baseline - 4 >= 0 else y + h
-        cv2.rectangle(canvas, (x, top), (x + text_width + 4, top + text_height + baseline + 4), colour, -1)
-        cv2.putText(canvas, text, (x + 2, top + text_height + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
+        left = max(0, min(x, canvas.shape[1] - text_width - 4))  # the label stays inside the picture
+        cv2.rectangle(canvas, (left, top), (left + text_width + 4, top + text_height + baseline + 4), colour, -1)
+        cv2.putText(canvas, text, (left + 2, top + text_height + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
                     thickness, cv2.LINE_AA)
     return canvas
