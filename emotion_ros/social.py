@@ -168,7 +168,9 @@ class SocialResponsePolicy:
     """Turns per-frame face emotions into a calm emoji and well-spaced questions.
 
     Main face: the engaged face is followed by `face_id` while present; when it is missing for longer
-    than `face_lost_timeout` the largest face (box area) becomes the main face. Faces without an id
+    than `face_lost_timeout` the largest face (box area) becomes the main face. With `follow_face=False`
+    the largest face of every frame is the main face: unrelated photos number their faces anew, so the
+    same id in two photos is not the same person. Faces without an id
     cannot be told apart, so the largest of them is taken each step.
 
     Emoji: the main face's label must stay the same for `dwell_time` before its emoji is shown, and the
@@ -187,7 +189,7 @@ class SocialResponsePolicy:
     """
 
     def __init__(self, prompts="en", *, dwell_time=1.0, idle_timeout=3.0, face_lost_timeout=1.0,
-                 question_cooldown=10.0, seed=0, idle_emoji=None):
+                 question_cooldown=10.0, seed=0, idle_emoji=None, follow_face=True):
         durations = {"dwell_time": dwell_time, "idle_timeout": idle_timeout,
                      "face_lost_timeout": face_lost_timeout, "question_cooldown": question_cooldown}
         for name, value in durations.items():
@@ -199,6 +201,7 @@ class SocialResponsePolicy:
         self.idle_timeout = float(idle_timeout)
         self.face_lost_timeout = float(face_lost_timeout)
         self.question_cooldown = float(question_cooldown)
+        self.follow_face = follow_face
         self._rng = random.Random(seed)
         self._last_question = None  # survives reset(): a looped bag must not repeat the question either
         self.reset()
@@ -239,7 +242,7 @@ class SocialResponsePolicy:
 
     def _follow_main_face(self, stamp, faces):
         """The main face of this frame, or None while the engaged face is briefly out of sight."""
-        if self._main_id is not None:
+        if self._main_id is not None and self.follow_face:
             same_face = [face for face in faces if face.face_id == self._main_id]
             if same_face:
                 self._main_last_seen = stamp

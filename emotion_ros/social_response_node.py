@@ -18,6 +18,8 @@ PARAMETERS = {
     "idle_timeout": "seconds without any face before the idle emoji shows",
     "face_lost_timeout": "seconds the followed face may be missing before another face is followed",
     "emoji_image_size": "side in pixels of the emoji picture published on emoji/image",
+    "follow_face": "keep attending to the same face_id while it stays in view (live video); false takes the "
+                   "largest face of every image (unrelated photos, whose ids restart at face_0)",
 }
 
 
@@ -44,6 +46,7 @@ class SocialResponseNode(Node):
             idle_timeout=self.params.idle_timeout,
             face_lost_timeout=self.params.face_lost_timeout,
             question_cooldown=self.params.question_cooldown,
+            follow_face=self.params.follow_face,
         )
         self.emoji_publisher = self.create_publisher(String, "emoji", LATCHED_QOS)
         self.emoji_image_publisher = self.create_publisher(Image, "emoji/image", LATCHED_QOS)

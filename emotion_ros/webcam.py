@@ -168,7 +168,7 @@ def make_policy(params, language=None, prompts_file=None):
     prompts = prompts_file or language or social["prompts_file"] or social["language"]
     return SocialResponsePolicy(prompts, dwell_time=social["dwell_time"], idle_timeout=social["idle_timeout"],
                                 face_lost_timeout=social["face_lost_timeout"],
-                                question_cooldown=social["question_cooldown"])
+                                question_cooldown=social["question_cooldown"], follow_face=social["follow_face"])
 
 
 def file_rate(source, default_fps):

@@ -161,6 +161,14 @@ def test_engaged_face_is_kept_while_present_even_when_a_larger_one_arrives():
     assert emoji_changes(responses) == [(0.0, IDLE), (1.0, "<happy>")]
 
 
+def test_without_following_the_largest_face_of_every_frame_is_the_main_face():
+    first_photo = [face("happy", "face_0", size=50), face("sad", "face_1", size=200)]
+    second_photo = [face("angry", "face_0", size=150), face("fear", "face_1", size=60)]
+    responses = run(policy_with(dwell_time=0.0, follow_face=False), [(0.0, first_photo), (2.0, second_photo)])
+    assert [(responses[stamp].face_id, responses[stamp].emotion) for stamp in (0.0, 2.0)] == [
+        ("face_1", "sad"), ("face_0", "angry")]
+
+
 def test_main_face_switches_to_the_largest_after_face_lost_timeout():
     followed, small, large = face("happy", "a", 100), face("fear", "b", 30), face("sad", "c", 60)
     timeline = (frames(0.0, 2.0, [followed, small, large]) + frames(2.0, 2.5, [small, large])
