@@ -99,7 +99,7 @@ def run_train(args):
     from . import training
 
     best = training.train(args.train, args.val, args.run_dir, args.epochs, args.batch_size, args.learning_rate,
-                          args.width, args.class_weight_power, args.limit, args.resume, args.seed)
+                          args.width, args.class_weight_power, args.limit, args.resume, args.seed, args.init_from)
     print(f"best model: {best}; export it with: emotion-ros export {best}")
     return 0
 
@@ -125,6 +125,9 @@ def add_train_parser(subparsers):
     parser.add_argument("--limit", type=int, help="use only the first N faces of each split (smoke tests)")
     parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.keras")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init-from", metavar="MODEL.keras",
+                        help="start from these weights with a new warm-up and cosine cycle (a longer training "
+                             "after a finished one); the architecture comes from the file, --width is ignored")
     parser.set_defaults(run=run_train)
 
 

@@ -95,9 +95,23 @@ def _haar_stream(**params):
 DETECTORS = {"mtcnn": MtcnnDetector, "haar": HaarDetector, "haar_stream": _haar_stream}
 
 
+# Which of face_detection_node's parameters each detector takes.
+DETECTOR_PARAMETERS = {
+    "mtcnn": ("min_face_size", "min_confidence"),
+    "haar": ("min_face_size",),
+    "haar_stream": ("min_face_size", "detect_every"),
+}
+
+
 def make_detector(name, **params):
     try:
         factory = DETECTORS[name]
     except KeyError:
         raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}") from None
     return factory(**params)
+
+
+def detector_from_params(params):
+    """The detector that face_detection_node's parameters (a mapping) describe, with the ones it takes."""
+    name = params["detector"]
+    return make_detector(name, **{key: params[key] for key in DETECTOR_PARAMETERS.get(name, ())})

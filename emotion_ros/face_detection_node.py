@@ -4,7 +4,7 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from .detectors import left_to_right, make_detector
+from .detectors import detector_from_params, left_to_right
 from .images import image_from_msg
 from .msg import Face, FaceArray
 from .node_utils import IMAGE_RELIABILITY_DESCRIPTION, declare_parameters, image_qos, roi_msg, spin_node, stamp_seconds
@@ -23,19 +23,11 @@ PARAMETERS = {
 }
 
 
-def detector_params(params):
-    if params.detector == "mtcnn":
-        return {"min_face_size": params.min_face_size, "min_confidence": params.min_confidence}
-    if params.detector == "haar_stream":
-        return {"min_face_size": params.min_face_size, "detect_every": params.detect_every}
-    return {"min_face_size": params.min_face_size}
-
-
 class FaceDetectionNode(Node):
     def __init__(self, **kwargs):
         super().__init__("face_detection_node", **kwargs)
         self.params = declare_parameters(self, PARAMETERS)
-        self.detector = make_detector(self.params.detector, **detector_params(self.params))
+        self.detector = detector_from_params(vars(self.params))
         self.detector(np.full((120, 160, 3), 128, np.uint8))  # load lazily built graphs before the first frame
         self.tracker = FaceTracker(self.params.max_missed_seconds) if self.params.track_faces else None
         self.publisher = self.create_publisher(FaceArray, "faces", 10)

@@ -103,9 +103,14 @@ def train(
     limit=None,
     resume=False,
     seed=0,
+    init_from=None,
 ):
     """Train, keeping `last.keras` (every epoch), `best.keras` (best PublicTest accuracy),
     `history.csv` and `curves.png` in `run_dir`. With `resume`, training continues from `last.keras`.
+
+    `init_from` starts from the weights of an earlier run with a fresh optimizer and a new warm-up and
+    cosine cycle (a warm restart): a finished cosine schedule ends at a learning rate of zero, so a longer
+    training cannot simply resume it.
     """
     import keras
 
@@ -136,7 +141,11 @@ def train(
     else:
         if history_path.exists():
             history_path.unlink()
-        model = build_model(width=width)
+        if init_from:
+            model = keras.models.load_model(init_from, compile=False)
+            print(f"starting from the weights of {init_from}")
+        else:
+            model = build_model(width=width)
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0,
             decay_steps=max(1, (epochs - 2) * steps_per_epoch),
@@ -176,7 +185,7 @@ def train(
     (run_dir / "train_config.json").write_text(
         json.dumps({"train": str(train_path), "val": str(val_path), "epochs": epochs, "batch_size": batch_size,
                     "learning_rate": learning_rate, "width": width, "class_weight_power": class_weight_power,
-                    "seed": seed}, indent=2)
+                    "seed": seed, "init_from": str(init_from) if init_from else None}, indent=2)
     )
     return best_path
 

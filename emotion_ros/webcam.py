@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .annotate import draw_faces
 from .classifier import EmotionClassifier
 from .config import load_params
+from .detectors import detector_from_params
 from .emoji_render import render_emoji
 from .social import SHIPPED_LANGUAGES, SocialResponsePolicy
 from .sources import FrameSource
@@ -154,7 +155,7 @@ def waiting_screen(width, height, message):
 
 def make_stream_pipeline(params):
     detection, classification = params["face_detection_node"], params["emotion_classifier_node"]
-    return StreamPipeline(detector=detection["detector"], detect_every=detection["detect_every"],
+    return StreamPipeline(detector=detector_from_params(detection),
                           max_missed_seconds=detection["max_missed_seconds"],
                           classifier=EmotionClassifier(flip_tta=classification["flip_tta"]),
                           face_margin=classification["face_margin"],

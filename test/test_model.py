@@ -94,6 +94,12 @@ def test_training_resume_and_export(tmp_path):
     training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=2, limit=256, batch_size=64, resume=True)
     assert [int(row["epoch"]) for row in training.read_history(run_dir / "history.csv")] == [0, 1]
 
+    warm_dir = tmp_path / "warm_restart"
+    training.train(TRAIN, PUBLIC_TEST, run_dir=warm_dir, epochs=1, limit=256, batch_size=64,
+                   init_from=run_dir / "last.keras")
+    assert len(training.read_history(warm_dir / "history.csv")) == 1
+    assert json.loads((warm_dir / "train_config.json").read_text())["init_from"] == str(run_dir / "last.keras")
+
     tflite = training.export_model(run_dir / "best.keras", tmp_path / "export")
     assert (tmp_path / "export" / "emotion_cnn.keras").is_file()
     scores = EmotionClassifier(tflite).predict(load_dataset(PUBLIC_TEST)[0][:5])

@@ -11,10 +11,11 @@ import pytest
 from test_emoji_render import chromatic_fraction
 
 from emotion_ros.classes import CLASSES
+from emotion_ros.config import load_params
 from emotion_ros.samples import sample_video
 from emotion_ros.social import SocialResponse
 from emotion_ros.webcam import (EMOJI_SIZE, HeadState, add_webcam_parser, caption_font, draw_overlay,
-                                run_webcam, wrap_text)
+                                make_stream_pipeline, run_webcam, wrap_text)
 
 FRAMES = 40
 FRENCH_QUESTION = "Qu'est-ce qui vous a autant réjoui aujourd'hui ? À quoi pensez-vous, là ?"
@@ -98,6 +99,17 @@ def test_the_question_asked_stays_as_a_caption(recorded):
 def test_a_file_replays_the_same_emoji_and_questions(recorded, quick_dwell, capsys):
     run_webcam(str(sample_video()), params_files=[quick_dwell], max_frames=FRAMES, show_window=False)
     assert capsys.readouterr().out.splitlines() == recorded[0]
+
+
+def test_the_webcam_takes_the_face_detection_nodes_min_face_size(tmp_path):
+    frames = video_frames(sample_video())[:3]
+    default = make_stream_pipeline(load_params())
+    assert any(default.process(frame, index / 30) for index, frame in enumerate(frames))
+
+    too_large = tmp_path / "only_huge_faces.yaml"
+    too_large.write_text("face_detection_node:\n  ros__parameters:\n    min_face_size: 2000\n")
+    only_huge = make_stream_pipeline(load_params(too_large))
+    assert not any(only_huge.process(frame, index / 30) for index, frame in enumerate(frames))
 
 
 def test_overlay_draws_french_captions_emoji_and_frame_rate_on_a_copy():
