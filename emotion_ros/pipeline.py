@@ -52,11 +52,15 @@ def face_emotions(boxes, scores, face_ids, detection_confidences):
 
 
 class PhotoPipeline:
-    """Every face of one picture, independently of any other picture (no tracking, no smoothing)."""
+    """Every face of one picture, independently of any other picture (no tracking, no smoothing).
+
+    Faces are averaged with their mirror image by default: +1.8 points on PublicTest (docs/MODEL.md) for
+    4 ms more per face, little beside a photo detector's 300 ms.
+    """
 
     def __init__(self, detector="mtcnn", classifier=None, face_margin=DEFAULT_FACE_MARGIN, **detector_params):
         self.detector = make_detector(detector, **detector_params) if isinstance(detector, str) else detector
-        self.classifier = classifier or EmotionClassifier()
+        self.classifier = classifier or EmotionClassifier(flip_tta=True)
         self.face_margin = face_margin
 
     def analyze(self, image_bgr):
