@@ -131,6 +131,25 @@ def add_train_parser(subparsers):
     parser.set_defaults(run=run_train)
 
 
+def run_curves(args):
+    from .training import combine_histories
+
+    history_path = combine_histories(args.run_dirs, args.out_dir)
+    print(f"wrote {history_path} and {history_path.with_name('training_curves.png')}")
+    return 0
+
+
+def add_curves_parser(subparsers):
+    parser = subparsers.add_parser(
+        "curves", help="plot the training curves of a run and its warm restarts as one",
+        description="Join the history.csv of successive training stages (a run, then the runs started from it "
+                    "with --init-from), epochs numbered on, into OUT_DIR/training_history.csv and "
+                    "OUT_DIR/training_curves.png.")
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="the stages' run directories, in order")
+    parser.add_argument("--out-dir", required=True, help="e.g. docs/evaluation")
+    parser.set_defaults(run=run_curves)
+
+
 def run_export(args):
     from .training import export_model
 
@@ -154,7 +173,8 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="emotion-ros", description=__doc__)
     subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
     for add_parser in (add_analyze_parser, add_bringup_parser, add_samples_parser, add_bag_parser,
-                       add_webcam_parser, add_bench_parser, add_train_parser, add_export_parser, add_evaluate_parser):
+                       add_webcam_parser, add_bench_parser, add_train_parser, add_curves_parser, add_export_parser,
+                       add_evaluate_parser):
         add_parser(subparsers)
     return parser
 

@@ -197,8 +197,29 @@ def read_history(path):
         return list(csv.DictReader(handle))
 
 
-def plot_curves(history_path):
-    """Write curves.png (loss and accuracy per epoch) beside the history file."""
+def combine_histories(run_dirs, out_dir):
+    """Join the histories of successive stages (a run, then its warm restarts) into one
+    `training_history.csv`, epochs numbered on, and plot it as `training_curves.png` in `out_dir`."""
+    rows = []
+    for run_dir in run_dirs:
+        history_path = Path(run_dir) / "history.csv"
+        stage_rows = read_history(history_path)
+        if not stage_rows:
+            raise FileNotFoundError(f"no training history in {history_path}")
+        rows += [dict(row, epoch=str(int(row["epoch"]) + len(rows))) for row in stage_rows]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    history_path = out_dir / "training_history.csv"
+    with open(history_path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    plot_curves(history_path, out_dir / "training_curves.png")
+    return history_path
+
+
+def plot_curves(history_path, png_path=None):
+    """Write the loss and accuracy per epoch to `png_path` (default: curves.png beside the history)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -217,7 +238,7 @@ def plot_curves(history_path):
         axis.grid(alpha=0.3)
         axis.legend()
     figure.tight_layout()
-    figure.savefig(Path(history_path).with_name("curves.png"), dpi=100)
+    figure.savefig(png_path or Path(history_path).with_name("curves.png"), dpi=100)
     plt.close(figure)
 
 

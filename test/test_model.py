@@ -100,6 +100,10 @@ def test_training_resume_and_export(tmp_path):
     assert len(training.read_history(warm_dir / "history.csv")) == 1
     assert json.loads((warm_dir / "train_config.json").read_text())["init_from"] == str(run_dir / "last.keras")
 
+    combined = training.combine_histories([run_dir, warm_dir], tmp_path / "curves")
+    assert [int(row["epoch"]) for row in training.read_history(combined)] == [0, 1, 2]
+    assert (tmp_path / "curves" / "training_curves.png").stat().st_size > 0
+
     tflite = training.export_model(run_dir / "best.keras", tmp_path / "export")
     assert (tmp_path / "export" / "emotion_cnn.keras").is_file()
     scores = EmotionClassifier(tflite).predict(load_dataset(PUBLIC_TEST)[0][:5])
