@@ -54,7 +54,7 @@ def face_emotions(boxes, scores, face_ids, detection_confidences):
 class PhotoPipeline:
     """Every face of one picture, independently of any other picture (no tracking, no smoothing).
 
-    Faces are averaged with their mirror image by default: +1.8 points on PublicTest (docs/MODEL.md) for
+    Faces are averaged with their mirror image by default: +1.7 points on PublicTest (docs/MODEL.md) for
     4 ms more per face, little beside a photo detector's 300 ms.
     """
 
