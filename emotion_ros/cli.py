@@ -150,6 +150,62 @@ def add_curves_parser(subparsers):
     parser.set_defaults(run=run_curves)
 
 
+def run_pack_data(args):
+    from .fast_training import pack_datasets
+
+    print(f"wrote {pack_datasets(args.train, args.val, args.out)}")
+    return 0
+
+
+def add_pack_data_parser(subparsers):
+    from .training import DEFAULT_TRAIN, DEFAULT_VAL
+
+    parser = subparsers.add_parser(
+        "pack-data", help="pack Training and PublicTest into one small file for a GPU machine",
+        description="Write the training faces (JPEG, quality 95) and the validation faces (lossless WebP) into one "
+                    ".npz of about 51 MB, the input of train-gpu.")
+    parser.add_argument("out", metavar="OUT.npz")
+    parser.add_argument("--train", default=DEFAULT_TRAIN, help="training data (any format `train` reads)")
+    parser.add_argument("--val", default=DEFAULT_VAL, help="validation data (PublicTest)")
+    parser.set_defaults(run=run_pack_data)
+
+
+def run_train_gpu(args):
+    from .fast_training import train_fast
+
+    best = train_fast(args.data, args.out_dir, args.width, args.optimizer, args.learning_rate, args.weight_decay,
+                      args.batch_size, args.time_budget, args.epochs, args.erasing, args.dropout,
+                      args.class_weight_power, not args.float32, args.limit, args.seed)
+    print(f"best model: {best}; export it with: emotion-ros export {best}")
+    return 0
+
+
+def add_train_gpu_parser(subparsers):
+    parser = subparsers.add_parser(
+        "train-gpu", help="train the emotion CNN in minutes on a GPU (any Keras backend)",
+        description="Train on a dataset packed by pack-data, with bfloat16, large batches and augmentation on the "
+                    "device. Without --epochs, the warm-up epochs are timed and the cosine schedule is sized to "
+                    "finish within --time-budget. Writes OUT_DIR/best.keras, last.keras, history.csv, curves.png "
+                    "and train_config.json.")
+    parser.add_argument("data", metavar="PACKED.npz", help="written by emotion-ros pack-data")
+    parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--width", type=int, default=32, help="filters of the first block, doubled per block")
+    parser.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw", help="sgd: Nesterov momentum 0.9")
+    parser.add_argument("--learning-rate", type=float, default=3e-3, help="peak of the cosine schedule")
+    parser.add_argument("--weight-decay", type=float, default=0.05, help="decoupled, on kernels only")
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--time-budget", type=float, default=480.0, help="seconds for the whole run, loading included")
+    parser.add_argument("--epochs", type=int, help="a fixed number of epochs instead of the time budget")
+    parser.add_argument("--erasing", type=float, default=0.5, help="fraction of faces with a random patch erased")
+    parser.add_argument("--dropout", type=float, default=0.4, help="before the last layer")
+    parser.add_argument("--class-weight-power", type=float, default=0.5,
+                        help="loss weight per class = (1/frequency)^power: 0 none, 1 fully balanced")
+    parser.add_argument("--float32", action="store_true", help="no bfloat16 mixed precision")
+    parser.add_argument("--limit", type=int, help="use only the first N faces of each split (smoke tests)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(run=run_train_gpu)
+
+
 def run_export(args):
     from .training import export_model
 
@@ -173,8 +229,8 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="emotion-ros", description=__doc__)
     subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
     for add_parser in (add_analyze_parser, add_bringup_parser, add_samples_parser, add_bag_parser,
-                       add_webcam_parser, add_bench_parser, add_train_parser, add_curves_parser, add_export_parser,
-                       add_evaluate_parser):
+                       add_webcam_parser, add_bench_parser, add_train_parser, add_train_gpu_parser, add_pack_data_parser,
+                       add_curves_parser, add_export_parser, add_evaluate_parser):
         add_parser(subparsers)
     return parser
 

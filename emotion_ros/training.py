@@ -41,15 +41,18 @@ def build_model(num_classes=len(CLASSES), width=32, dropout=0.4):
     x = layers.BatchNormalization()(x)
     x = layers.ReLU()(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="scores")(x)
+    # float32 scores also under mixed precision, where a bfloat16 softmax would blunt the loss.
+    outputs = layers.Dense(num_classes, activation="softmax", name="scores", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="emotion_cnn")
 
 
-def build_augmentation():
-    """Flips, small rotations, shifts, zooms (crops) and lighting changes seen in real camera faces."""
+def build_augmentation(erasing=0.0):
+    """Flips, small rotations, shifts, zooms (crops) and lighting changes seen in real camera faces;
+    with `erasing`, that fraction of faces also gets a random patch of noise (hands, glasses, hair)."""
     import keras
     from keras import layers
 
+    erase = [layers.RandomErasing((erasing, erasing), value_range=(0, 255))] if erasing else []
     return keras.Sequential(
         [
             layers.RandomFlip("horizontal"),
@@ -58,6 +61,7 @@ def build_augmentation():
             layers.RandomZoom((-0.15, 0.1), fill_mode="reflect"),
             layers.RandomContrast(0.3),
             layers.RandomBrightness(0.15, value_range=(0, 255)),
+            *erase,
         ],
         name="augmentation",
     )
