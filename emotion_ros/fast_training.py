@@ -2,8 +2,8 @@
 to a time budget.
 
 The code is plain Keras, so it runs on any backend: the lent GPU machine has JAX and PyTorch but no
-TensorFlow, the CPU test runs it on TensorFlow. Augmentation is part of the training graph (on the GPU),
-not a tf.data pipeline. Only the float32 inference model is saved, in the same format as `training.py`'s.
+TensorFlow, the CPU test runs it on TensorFlow. The augmentation runs in the training graph, on the GPU.
+Only the float32 network is saved (no optimizer: a run is minutes, not worth resuming), ready for export.
 """
 
 import json
@@ -16,7 +16,7 @@ import numpy as np
 
 from .classes import CLASSES
 from .datasets import load_dataset
-from .training import build_augmentation, build_model, class_weights, plot_curves, read_history
+from .training import build_augmentation, build_model, build_trainer, class_weights, one_hot, plot_curves, read_history
 
 # Training faces as JPEG at this quality: FER2013's faces were JPEG-encoded once already, and re-encoding
 # them at 95 changes a pixel by 0.045 grey levels on average (measured on 2,000 faces). PublicTest is
@@ -64,7 +64,7 @@ class TimeBudgetSchedule:
 
     def __init__(self, peak, epochs=None, time_budget=None):
         self.peak, self.epochs = peak, epochs
-        self.deadline = time.monotonic() + time_budget if time_budget else None
+        self.deadline = None if time_budget is None else time.monotonic() + time_budget
         self.decay_start = None
         self.epoch_starts = []
 
@@ -138,8 +138,7 @@ def train_fast(
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     model = build_model(width=width, dropout=dropout)
     keras.mixed_precision.set_global_policy("float32")
-    inputs = keras.Input(model.input_shape[1:])
-    trainer = keras.Model(inputs, model(augmentation(inputs)))
+    trainer = build_trainer(model, augmentation)
     trainer.compile(
         optimizer=make_optimizer(optimizer, learning_rate, weight_decay),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
@@ -170,11 +169,11 @@ def train_fast(
     weights = class_weights(y_train, class_weight_power)
     trainer.fit(
         x_train[..., None].astype(np.float32),
-        np.eye(len(CLASSES), dtype=np.float32)[y_train],
+        one_hot(y_train),
         sample_weight=weights[y_train],
         batch_size=batch_size,
         epochs=epochs or MAX_EPOCHS,
-        validation_data=(x_val[..., None].astype(np.float32), np.eye(len(CLASSES), dtype=np.float32)[y_val]),
+        validation_data=(x_val[..., None].astype(np.float32), one_hot(y_val)),
         validation_batch_size=1024,
         callbacks=[
             keras.callbacks.LearningRateScheduler(schedule.learning_rate),

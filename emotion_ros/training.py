@@ -1,6 +1,8 @@
 """Training the emotion CNN from scratch on FER2013, resumable from the checkpoint of the last epoch.
 
-TensorFlow is imported here only: the stream path runs the exported LiteRT model without it.
+Keras is imported here and in the modules of the training only, TensorFlow only to export: the stream path
+runs the exported LiteRT model without either. The augmentation runs inside the training graph, so the same
+code trains on a CPU with TensorFlow and on a GPU with JAX (`fast_training.py`).
 """
 
 import csv
@@ -49,22 +51,32 @@ def build_model(num_classes=len(CLASSES), width=32, dropout=0.4):
 def build_augmentation(erasing=0.0):
     """Flips, small rotations, shifts, zooms (crops) and lighting changes seen in real camera faces;
     with `erasing`, that fraction of faces also gets a random patch of noise (hands, glasses, hair)."""
-    import keras
-    from keras import layers
+    from .augmentation import FaceAugmentation
 
-    erase = [layers.RandomErasing((erasing, erasing), value_range=(0, 255))] if erasing else []
-    return keras.Sequential(
-        [
-            layers.RandomFlip("horizontal"),
-            layers.RandomRotation(12 / 360, fill_mode="reflect"),
-            layers.RandomTranslation(0.1, 0.1, fill_mode="reflect"),
-            layers.RandomZoom((-0.15, 0.1), fill_mode="reflect"),
-            layers.RandomContrast(0.3),
-            layers.RandomBrightness(0.15, value_range=(0, 255)),
-            *erase,
-        ],
-        name="augmentation",
-    )
+    return FaceAugmentation(erasing=erasing, name="augmentation")
+
+
+def build_trainer(model, augmentation):
+    """The network behind the augmentation, which runs in the training graph (on the GPU where there is
+    one). The trainer is what fit() trains and what checkpoints hold; the network alone is exported."""
+    import keras
+
+    inputs = keras.Input(model.input_shape[1:], name="face")
+    return keras.Model(inputs, model(augmentation(inputs)), name="trainer")
+
+
+def load_checkpoint(path, compile=True):
+    """Load a .keras file of a training run: a trainer (with its augmentation layer) or a bare network."""
+    import keras
+
+    from . import augmentation  # noqa: F401  (registers FaceAugmentation for deserialisation)
+
+    return keras.models.load_model(path, compile=compile)
+
+
+def network_of(model):
+    """The emotion network inside a trainer checkpoint, or the model itself when it is a bare network."""
+    return model.get_layer("emotion_cnn") if model.name == "trainer" else model
 
 
 def class_weights(labels, power=0.5):
@@ -72,27 +84,6 @@ def class_weights(labels, power=0.5):
     counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
     weights = (counts.sum() / np.maximum(counts, 1)) ** power
     return (weights / (weights * counts).sum() * counts.sum()).astype(np.float32)
-
-
-def make_dataset(images, labels, batch_size, weights=None, augment=False, seed=0):
-    import tensorflow as tf
-
-    x = images[..., None].astype(np.float32)
-    y = np.eye(len(CLASSES), dtype=np.float32)[labels]
-    if weights is None:
-        data = tf.data.Dataset.from_tensor_slices((x, y))
-    else:
-        data = tf.data.Dataset.from_tensor_slices((x, y, weights[labels]))
-    if augment:
-        data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size)
-    if augment:
-        augmentation = build_augmentation()
-        data = data.map(
-            lambda x, *rest: (tf.clip_by_value(augmentation(x, training=True), 0.0, 255.0), *rest),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    return data.prefetch(tf.data.AUTOTUNE)
 
 
 def train(
@@ -131,13 +122,11 @@ def train(
     print(f"train {len(x_train)} faces from {train_path}, validate on {len(x_val)} from {val_path}")
     print("class weights: " + ", ".join(f"{c} {w:.2f}" for c, w in zip(CLASSES, weights)))
 
-    train_data = make_dataset(x_train, y_train, batch_size, weights, augment=True, seed=seed)
-    val_data = make_dataset(x_val, y_val, 256)
     steps_per_epoch = int(np.ceil(len(x_train) / batch_size))
 
     initial_epoch, best_accuracy = 0, None
     if resume and last_path.exists():
-        model = keras.models.load_model(last_path)
+        trainer = load_checkpoint(last_path)
         rows = read_history(history_path)
         initial_epoch = len(rows)
         best_accuracy = max((float(r["val_accuracy"]) for r in rows), default=None)
@@ -146,17 +135,18 @@ def train(
         if history_path.exists():
             history_path.unlink()
         if init_from:
-            model = keras.models.load_model(init_from, compile=False)
+            model = network_of(load_checkpoint(init_from, compile=False))
             print(f"starting from the weights of {init_from}")
         else:
             model = build_model(width=width)
+        trainer = build_trainer(model, build_augmentation())
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0,
             decay_steps=max(1, (epochs - 2) * steps_per_epoch),
             warmup_target=learning_rate,
             warmup_steps=2 * steps_per_epoch,
         )
-        model.compile(
+        trainer.compile(
             optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
             metrics=["accuracy"],
@@ -178,9 +168,13 @@ def train(
         keras.callbacks.CSVLogger(history_path, append=True),
         keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: plot_curves(history_path)),
     ]
-    model.fit(
-        train_data,
-        validation_data=val_data,
+    trainer.fit(
+        x_train[..., None].astype(np.float32),
+        one_hot(y_train),
+        sample_weight=weights[y_train],
+        batch_size=batch_size,
+        validation_data=(x_val[..., None].astype(np.float32), one_hot(y_val)),
+        validation_batch_size=256,
         epochs=epochs,
         initial_epoch=initial_epoch,
         callbacks=callbacks,
@@ -192,6 +186,10 @@ def train(
                     "seed": seed, "init_from": str(init_from) if init_from else None}, indent=2)
     )
     return best_path
+
+
+def one_hot(labels):
+    return np.eye(len(CLASSES), dtype=np.float32)[labels]
 
 
 def read_history(path):
@@ -253,7 +251,7 @@ def export_model(keras_path, out_dir):
     import keras
     import tensorflow as tf
 
-    trained = keras.models.load_model(keras_path, compile=False)
+    trained = network_of(load_checkpoint(keras_path, compile=False))
     model = keras.Model.from_config(trained.get_config())
     model.set_weights(trained.get_weights())
     out_dir = Path(out_dir)

@@ -194,3 +194,49 @@ def test_gray_and_bgr_faces_score_the_same(public_test, classifier):
     assert scores.shape == (8, len(CLASSES))
     np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-5)
     assert (scores >= 0).all()
+
+
+@needs_data
+def test_gpu_training_entry_point_runs_on_cpu(tmp_path):
+    """`train-gpu` on its packed data, one short epoch in bfloat16: float32 checkpoints that export."""
+    from emotion_ros import fast_training, training
+
+    train_images, train_labels = load_dataset(TRAIN)
+    small_train = tmp_path / "train.npz"
+    np.savez(small_train, images=train_images[:256], labels=train_labels[:256], classes=np.array(CLASSES))
+    packed = fast_training.pack_datasets(small_train, PUBLIC_TEST, tmp_path / "packed.npz")
+    x_train, y_train, x_val, y_val = fast_training.load_pack(packed)
+    np.testing.assert_array_equal(y_train, train_labels[:256])
+    assert np.abs(x_train.astype(int) - train_images[:256]).mean() < 0.5  # JPEG 95 of a JPEG: near lossless
+    np.testing.assert_array_equal(x_val, load_dataset(PUBLIC_TEST)[0])  # PublicTest stays exact
+
+    out_dir = tmp_path / "gpu_run"
+    best = fast_training.train_fast(packed, out_dir, epochs=1, batch_size=64, limit=256)
+    for name in ("best.keras", "last.keras", "history.csv", "curves.png", "train_config.json"):
+        assert (out_dir / name).is_file(), name
+    assert len(training.read_history(out_dir / "history.csv")) == 1
+    config = json.loads((out_dir / "train_config.json").read_text())
+    assert config["mixed_precision"] and config["epochs"] == 1
+
+    keras = pytest.importorskip("keras")
+    model = keras.models.load_model(best, compile=False)
+    assert {weight.dtype for weight in model.weights} == {"float32"}
+    tflite = training.export_model(best, tmp_path / "export")
+    assert EmotionClassifier(tflite).predict(x_val[:3]).shape == (3, len(CLASSES))
+
+
+def test_time_budget_schedule_warms_up_then_decays_to_the_deadline():
+    from emotion_ros.fast_training import WARMUP_EPOCHS, TimeBudgetSchedule
+
+    fixed = TimeBudgetSchedule(1.0, epochs=13)
+    rates = [fixed.learning_rate(epoch) for epoch in range(13)]
+    assert rates[:WARMUP_EPOCHS] == pytest.approx([1 / 3, 2 / 3, 1.0])
+    assert rates[WARMUP_EPOCHS] == pytest.approx(1.0) and rates[-1] < 0.03
+    assert all(a >= b for a, b in zip(rates[WARMUP_EPOCHS:], rates[WARMUP_EPOCHS + 1:]))
+    assert not fixed.finished(11) and fixed.finished(12)
+
+    timed = TimeBudgetSchedule(1.0, time_budget=0.0)
+    for epoch in range(WARMUP_EPOCHS + 1):
+        rate = timed.learning_rate(epoch)
+    assert rate == pytest.approx(1.0)  # the cosine starts at the peak, whatever the clock
+    assert timed.finished(WARMUP_EPOCHS)  # the deadline has passed
