@@ -38,7 +38,7 @@ system-packages:
 		fi; \
 	fi
 
-$(BUILD_STAMP): $(DEPS_STAMP) CMakeLists.txt package.xml $(wildcard msg/*.msg cmake/*.cmake scripts/* launch/* config/* emotion_ros/*.py emotion_ros/models/*)
+$(BUILD_STAMP): $(DEPS_STAMP) CMakeLists.txt package.xml $(wildcard msg/*.msg cmake/*.cmake scripts/* launch/* config/* emotion_ros/*.py emotion_ros/*/*.py emotion_ros/weights/*)
 	. $(VENV)/bin/activate && export CMAKE_PREFIX_PATH=$(VENV_ABS) AMENT_PREFIX_PATH=$(VENV_ABS) \
 		&& colcon build --symlink-install --base-paths . \
 			--cmake-args -DPython3_EXECUTABLE=$(VENV_ABS)/bin/python -DBUILD_TESTING=OFF > colcon-build.log 2>&1 \

@@ -11,10 +11,11 @@ setup(
     description="Faces, seven emotions and a social robot's answer: a ROS 2 package with a ROS-free core",
     license="MIT",
     python_requires=">=3.10",
-    packages=["emotion_ros", "emotion_ros.config", "emotion_ros.msg_definitions"],
+    packages=["emotion_ros", *(f"emotion_ros.{layer}" for layer in ("vision", "social", "nodes", "bags", "model", "apps")),
+              "emotion_ros.config", "emotion_ros.msg_definitions"],
     package_dir={"emotion_ros.config": "config", "emotion_ros.msg_definitions": "msg"},
     package_data={
-        "emotion_ros": ["models/*"],
+        "emotion_ros": ["weights/*"],
         "emotion_ros.config": ["*.yaml"],
         "emotion_ros.msg_definitions": ["*.msg"],
     },
@@ -30,5 +31,5 @@ setup(
         "tqdm",
         "rosbags",
     ],
-    entry_points={"console_scripts": ["emotion-ros = emotion_ros.cli:main"]},
+    entry_points={"console_scripts": ["emotion-ros = emotion_ros.apps.cli:main"]},
 )

@@ -7,7 +7,7 @@ import pkgutil
 __path__ = pkgutil.extend_path(__path__, __name__)
 
 from .classes import CLASSES  # noqa: E402
-from .classifier import EmotionClassifier  # noqa: E402
-from .pipeline import analyze_image  # noqa: E402
+from .vision.classifier import EmotionClassifier  # noqa: E402
+from .vision.pipeline import analyze_image  # noqa: E402
 
 __all__ = ["CLASSES", "EmotionClassifier", "analyze_image"]

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 PACKAGE_NAME = "emotion_ros"
+PACKAGE_DIR = Path(__file__).resolve().parent  # the shipped weights are in PACKAGE_DIR/weights
 
 
 def _candidate_config_dirs():
@@ -15,9 +16,8 @@ def _candidate_config_dirs():
         candidates.append(Path(share) / "config")
     except (ImportError, LookupError, OSError, ValueError):
         pass  # not sourced, not installed with colcon, or ament not available: use the Python locations
-    package_dir = Path(__file__).resolve().parent
-    candidates.append(package_dir.parent / "config")  # source checkout
-    candidates.append(package_dir / "config")  # copy installed inside the Python package
+    candidates.append(PACKAGE_DIR.parent / "config")  # source checkout
+    candidates.append(PACKAGE_DIR / "config")  # copy installed inside the Python package
     return candidates
 
 

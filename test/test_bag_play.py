@@ -19,14 +19,14 @@ from rosgraph_msgs.msg import Clock  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from conftest import DOMAIN_ID, spin_until, start  # noqa: E402
 
-from emotion_ros.bag_player import play_bag, replay_qos  # noqa: E402
-from emotion_ros.bags import BagError, record_photos  # noqa: E402
-from emotion_ros.bringup import ros_arguments  # noqa: E402
-from emotion_ros.emotion_classifier_node import EmotionClassifierNode  # noqa: E402
-from emotion_ros.face_detection_node import FaceDetectionNode  # noqa: E402
+from emotion_ros.bags.player import play_bag, replay_qos  # noqa: E402
+from emotion_ros.bags.bag_io import BagError, record_photos  # noqa: E402
+from emotion_ros.nodes.bringup import ros_arguments  # noqa: E402
+from emotion_ros.nodes.emotion_classifier_node import EmotionClassifierNode  # noqa: E402
+from emotion_ros.nodes.face_detection_node import FaceDetectionNode  # noqa: E402
 from emotion_ros.msg import EmotionArray, SocialResponse  # noqa: E402
-from emotion_ros.samples import sample_photos  # noqa: E402
-from emotion_ros.social_response_node import SocialResponseNode  # noqa: E402
+from emotion_ros.apps.samples import sample_photos  # noqa: E402
+from emotion_ros.nodes.social_response_node import SocialResponseNode  # noqa: E402
 
 START_NS = 1_700_000_000 * 10**9 + 250_000_000
 STAMPS = [START_NS + index * 10**9 for index in range(3)]  # one photo a second
@@ -106,7 +106,7 @@ def test_loop_replays_until_stopped_on_remapped_topics(executor, photo_bag):
 
 def run_cli(*args):
     env = {**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)}
-    return subprocess.Popen([sys.executable, "-m", "emotion_ros.cli", "bag", "play", *map(str, args)],
+    return subprocess.Popen([sys.executable, "-m", "emotion_ros.apps.cli", "bag", "play", *map(str, args)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -160,3 +160,37 @@ def test_broken_bags_give_a_clear_one_line_error(kind, photo_bag, tmp_path):
     assert (process.returncode, out) == (1, "")
     assert err.startswith(f"emotion-ros bag play: error: {path} is not a readable rosbag2 bag")
     assert err.count("\n") == 1
+
+
+def test_bag_play_never_imports_a_module_named_by_the_bag(tmp_path):
+    """A bag is untrusted: a message type naming a local module is refused before anything is imported."""
+    from rosbags.rosbag2 import Writer
+
+    marker = tmp_path / "evilmod_ran"
+    (tmp_path / "evilmod.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass msg:\n    X = int\n")
+    bag_path = tmp_path / "evil_bag"
+    with Writer(bag_path, version=9) as writer:
+        connection = writer.add_connection("/evil", "evilmod/msg/X", msgdef="int32 data", rihs01="RIHS01_" + "0" * 64)
+        writer.write(connection, START_NS, b"\x00\x01\x00\x00\x2a\x00\x00\x00")
+    result = subprocess.run([sys.executable, "-m", "emotion_ros.apps.cli", "bag", "play", str(bag_path)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)})
+    assert result.returncode != 0
+    assert "cannot publish evilmod/msg/X: no installed ROS interface package 'evilmod'" in result.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("msgtype, problem", [
+    ("this/msg/Zen", "no installed ROS interface package 'this'"),
+    ("os.path/msg/X", "not a ROS message type name"),
+    ("sensor_msgs/msg/Zen", "package 'sensor_msgs' declares no message 'Zen'"),
+])
+def test_message_types_resolve_only_through_the_ament_index(msgtype, problem):
+    from emotion_ros.bags.player import message_class
+
+    before = set(sys.modules)
+    with pytest.raises(ValueError, match=problem):
+        message_class(msgtype)
+    assert set(sys.modules) - before == set()
+    assert message_class("sensor_msgs/msg/Image") is Image
+    assert message_class("emotion_ros/msg/EmotionArray") is EmotionArray

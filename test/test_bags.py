@@ -16,11 +16,11 @@ from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
 from emotion_ros import CLASSES
-from emotion_ros.bag_cli import add_bag_parser
-from emotion_ros.images import image_from_msg
-from emotion_ros.bags import (
-    CSV_COLUMNS, BagError, analyze_bag, emotions_to_msg, emotions_topic, image_to_msg,
-    read_images, record_photos, typestore)
+from emotion_ros.bags.commands import add_bag_parser
+from emotion_ros.vision.images import image_from_msg
+from emotion_ros.bags.bag_io import (
+    CSV_COLUMNS, BagError, analyze_bag, emotions_to_msg, emotions_topic, image_to_msg, read_images, record_photos,
+    typestore)
 from emotion_ros.results import FaceEmotion
 
 START_NS = 1_700_000_000 * 10**9 + 123

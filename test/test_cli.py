@@ -8,12 +8,12 @@ import cv2
 import pytest
 
 from emotion_ros import CLASSES
-from emotion_ros.cli import build_parser
-from emotion_ros.samples import sample_photos
+from emotion_ros.apps.cli import build_parser
+from emotion_ros.apps.samples import sample_photos
 
 
 def emotion_ros(*args):
-    return subprocess.run([sys.executable, "-m", "emotion_ros.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "emotion_ros.apps.cli", *args], capture_output=True, text=True,
                           timeout=300)
 
 

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 
 from emotion_ros import CLASSES
-from emotion_ros.detectors import HaarDetector, MtcnnDetector, make_detector
-from emotion_ros.pipeline import PhotoPipeline, analyze_image, crop_face
-from emotion_ros.samples import copy_sample_photos, sample_photos, sample_video
-from emotion_ros.sources import FrameSource, parse_source
+from emotion_ros.vision.haar import HaarDetector
+from emotion_ros.vision.mtcnn import MtcnnDetector
+from emotion_ros.vision.detectors import make_detector
+from emotion_ros.vision.pipeline import PhotoPipeline, analyze_image, crop_face
+from emotion_ros.apps.samples import copy_sample_photos, sample_photos, sample_video
+from emotion_ros.nodes.sources import FrameSource, parse_source
 
 GROUP_PHOTO, SECOND_GROUP_PHOTO = sample_photos()[:2]
 

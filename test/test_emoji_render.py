@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from emotion_ros.emoji_render import FONT_PATH_ENV_VAR, render_emoji
-from emotion_ros.social import load_prompts
+from emotion_ros.social.emoji import FONT_PATH_ENV_VAR, render_emoji
+from emotion_ros.social.prompts import load_prompts
 
 
 def chromatic_fraction(image):

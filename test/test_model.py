@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from emotion_ros import CLASSES
-from emotion_ros.classifier import MODEL_PATH, EmotionClassifier
-from emotion_ros.datasets import load_dataset
-from emotion_ros.evaluation import add_evaluate_parser, classification_metrics, confusion_matrix, evaluate
+from emotion_ros.vision.classifier import MODEL_PATH, EmotionClassifier
+from emotion_ros.model.datasets import load_dataset
+from emotion_ros.model.evaluation import add_evaluate_parser, classification_metrics, confusion_matrix, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared/data/fer2013"
@@ -84,7 +84,7 @@ def test_litert_model_matches_keras_model(public_test, classifier):
 
 @needs_data
 def test_training_resume_and_export(tmp_path):
-    from emotion_ros import training
+    from emotion_ros.model import training
 
     run_dir = tmp_path / "run"
     training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=1, limit=256, batch_size=64)
@@ -199,7 +199,7 @@ def test_gray_and_bgr_faces_score_the_same(public_test, classifier):
 @needs_data
 def test_gpu_training_entry_point_runs_on_cpu(tmp_path):
     """`train-gpu` on its packed data, one short epoch in bfloat16: float32 checkpoints that export."""
-    from emotion_ros import fast_training, training
+    from emotion_ros.model import fast_training, training
 
     train_images, train_labels = load_dataset(TRAIN)
     small_train = tmp_path / "train.npz"
@@ -226,7 +226,7 @@ def test_gpu_training_entry_point_runs_on_cpu(tmp_path):
 
 
 def test_time_budget_schedule_warms_up_then_decays_to_the_deadline():
-    from emotion_ros.fast_training import WARMUP_EPOCHS, TimeBudgetSchedule
+    from emotion_ros.model.fast_training import WARMUP_EPOCHS, TimeBudgetSchedule
 
     fixed = TimeBudgetSchedule(1.0, epochs=13)
     rates = [fixed.learning_rate(epoch) for epoch in range(13)]

@@ -17,14 +17,14 @@ from std_msgs.msg import Header, String  # noqa: E402
 from conftest import DOMAIN_ID, spin_for, spin_until, start  # noqa: E402
 
 from emotion_ros import CLASSES  # noqa: E402
-from emotion_ros.bringup import NODE_CLASSES, ros_arguments  # noqa: E402
-from emotion_ros.camera_node import CameraNode  # noqa: E402
-from emotion_ros.emotion_classifier_node import EmotionClassifierNode  # noqa: E402
-from emotion_ros.face_detection_node import FaceDetectionNode  # noqa: E402
+from emotion_ros.nodes.bringup import NODE_CLASSES, ros_arguments  # noqa: E402
+from emotion_ros.nodes.camera_node import CameraNode  # noqa: E402
+from emotion_ros.nodes.emotion_classifier_node import EmotionClassifierNode  # noqa: E402
+from emotion_ros.nodes.face_detection_node import FaceDetectionNode  # noqa: E402
 from emotion_ros.msg import EmotionArray, Face, FaceArray, SocialResponse  # noqa: E402
-from emotion_ros.node_utils import LATCHED_QOS, image_msg  # noqa: E402
+from emotion_ros.nodes.common import LATCHED_QOS, image_msg  # noqa: E402
 from emotion_ros.paths import config_path  # noqa: E402
-from emotion_ros.samples import sample_photos  # noqa: E402
+from emotion_ros.apps.samples import sample_photos  # noqa: E402
 
 GROUP_PHOTO, SECOND_GROUP_PHOTO, POSED_SURPRISE = sample_photos()[:3]
 
@@ -176,7 +176,7 @@ def test_a_burst_of_frames_does_not_queue_the_newest_is_processed(executor):
 
 def test_live_video_keeps_face_ids_and_smooths_labels(executor):
     """The stream configuration of params.yaml (haar_stream, tracking, smoothing) on a real video."""
-    from emotion_ros.samples import sample_video
+    from emotion_ros.apps.samples import sample_video
 
     recorder = Recorder()
     live = [Parameter("detector", value="haar_stream"), Parameter("track_faces", value=True)]
@@ -208,7 +208,7 @@ def test_stream_nodes_do_not_import_tensorflow():
 
     script = (
         "import sys, rclpy\n"
-        "from emotion_ros.bringup import NODE_CLASSES, ros_arguments\n"
+        "from emotion_ros.nodes.bringup import NODE_CLASSES, ros_arguments\n"
         "rclpy.init(args=ros_arguments([]))\n"
         "nodes = [node_class() for node_class in NODE_CLASSES]\n"
         "print(nodes[1].params.detector, 'tensorflow' in sys.modules)\n"

@@ -12,7 +12,7 @@ from emotion_ros import CLASSES
 from emotion_ros.config import NODE_EXECUTABLES, load_params
 
 ROOT = Path(__file__).resolve().parents[1]
-NODE_MODULES = {name: f"emotion_ros.{name}" for name in NODE_EXECUTABLES}
+NODE_MODULES = {name: f"emotion_ros.nodes.{name}" for name in NODE_EXECUTABLES}
 
 
 def cmake_installed_programs():
@@ -25,7 +25,7 @@ def test_cmake_installs_exactly_the_four_node_executables():
     assert cmake_installed_programs() == NODE_EXECUTABLES
     for name in NODE_EXECUTABLES:
         script = (ROOT / "scripts" / name).read_text()
-        assert f"from emotion_ros.{name} import main" in script
+        assert f"from {NODE_MODULES[name]} import main" in script
 
 
 def test_params_yaml_configures_exactly_the_four_nodes():
@@ -95,11 +95,11 @@ def test_core_and_cli_work_without_rclpy(tmp_path):
     import subprocess
     import sys
 
-    from emotion_ros.samples import sample_photos
+    from emotion_ros.apps.samples import sample_photos
 
     script = (
         "import sys; sys.modules['rclpy'] = None\n"  # any `import rclpy` now raises ImportError
-        "from emotion_ros.cli import main\n"
+        "from emotion_ros.apps.cli import main\n"
         f"main(['analyze', {str(sample_photos()[2])!r}, '--detector', 'haar', '--out', {str(tmp_path)!r}])\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)

@@ -5,7 +5,8 @@ import yaml
 
 from emotion_ros.classes import CLASSES
 from emotion_ros.paths import config_dir, config_path
-from emotion_ros.social import MIN_SHIPPED_QUESTIONS, SocialResponsePolicy, load_prompts
+from emotion_ros.social.prompts import MIN_SHIPPED_QUESTIONS, load_prompts
+from emotion_ros.social.policy import SocialResponsePolicy
 
 EXPECTED_EMOJI = {"angry": "😠", "disgust": "🤢", "fear": "😨", "happy": "😄", "sad": "😢",
                   "surprise": "😮", "neutral": "😐"}

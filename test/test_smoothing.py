@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from emotion_ros.classes import CLASSES
-from emotion_ros.smoothing import EmotionSmoother
+from emotion_ros.vision.smoothing import EmotionSmoother
 
 NEUTRAL, SAD, HAPPY, SURPRISE = (CLASSES.index(name) for name in ("neutral", "sad", "happy", "surprise"))
 SWITCH_AT = 2.0  # seconds: the face turns from neutral to happy

@@ -25,10 +25,10 @@ from std_msgs.msg import Header, String  # noqa: E402
 from conftest import DOMAIN_ID, spin_until  # noqa: E402
 
 from emotion_ros.classes import CLASSES  # noqa: E402
-from emotion_ros.images import image_from_msg  # noqa: E402
+from emotion_ros.vision.images import image_from_msg  # noqa: E402
 from emotion_ros.msg import Emotion, EmotionArray, SocialResponse  # noqa: E402
-from emotion_ros.social import load_prompts  # noqa: E402
-from emotion_ros.social_response_node import SocialResponseNode  # noqa: E402
+from emotion_ros.social.prompts import load_prompts  # noqa: E402
+from emotion_ros.nodes.social_response_node import SocialResponseNode  # noqa: E402
 
 START_NS = 1_700_000_000 * 10**9
 STEP_NS = 100_000_000  # 0.1 s per message

@@ -7,7 +7,8 @@ import pytest
 
 from emotion_ros.classes import CLASSES
 from emotion_ros.results import FaceEmotion
-from emotion_ros.social import PromptTable, SocialResponsePolicy, load_prompts
+from emotion_ros.social.prompts import PromptTable, load_prompts
+from emotion_ros.social.policy import SocialResponsePolicy
 
 STEP = 0.25
 IDLE = "🤖"

@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotion_ros.bench import add_bench_parser, bench_clips, run_bench, video_frames
+from emotion_ros.apps.bench import add_bench_parser, bench_clips, run_bench, video_frames
 from emotion_ros.classes import CLASSES
-from emotion_ros.classifier import valence_arousal
-from emotion_ros.detectors import HaarDetector
-from emotion_ros.samples import sample_video
-from emotion_ros.stream import HaarStreamDetector, StreamPipeline
+from emotion_ros.vision.classifier import valence_arousal
+from emotion_ros.vision.haar import HaarDetector
+from emotion_ros.apps.samples import sample_video
+from emotion_ros.vision.haar import HaarStreamDetector
+from emotion_ros.vision.stream import StreamPipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 FPS = 30.0
@@ -133,9 +134,9 @@ def test_another_detector_can_be_named(video):
 def test_the_stream_pipeline_does_not_import_tensorflow():
     code = textwrap.dedent("""
         import sys
-        from emotion_ros.bench import video_frames
-        from emotion_ros.samples import sample_video
-        from emotion_ros.stream import StreamPipeline
+        from emotion_ros.apps.bench import video_frames
+        from emotion_ros.apps.samples import sample_video
+        from emotion_ros.vision.stream import StreamPipeline
         pipeline = StreamPipeline()
         frames = video_frames(sample_video(), 5)
         faces = [pipeline.process(image, index / 30) for index, image in enumerate(frames)]

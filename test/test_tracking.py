@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from emotion_ros.bench import FRAME_SIZE, panning_clip, posed_photos
-from emotion_ros.stream import HaarStreamDetector
-from emotion_ros.tracking import FaceTracker, face_distance, size_ratio
+from emotion_ros.apps.bench import FRAME_SIZE, panning_clip, posed_photos
+from emotion_ros.vision.haar import HaarStreamDetector
+from emotion_ros.vision.tracking import FaceTracker, face_distance, size_ratio
 
 FPS = 30.0
 

@@ -12,10 +12,10 @@ from test_emoji_render import chromatic_fraction
 
 from emotion_ros.classes import CLASSES
 from emotion_ros.config import load_params
-from emotion_ros.samples import sample_video
-from emotion_ros.social import SocialResponse
-from emotion_ros.webcam import (EMOJI_SIZE, HeadState, add_webcam_parser, caption_font, draw_overlay,
-                                make_stream_pipeline, run_webcam, wrap_text)
+from emotion_ros.apps.samples import sample_video
+from emotion_ros.social.policy import SocialResponse
+from emotion_ros.apps.webcam import (
+    EMOJI_SIZE, HeadState, add_webcam_parser, caption_font, draw_overlay, make_stream_pipeline, run_webcam, wrap_text)
 
 FRAMES = 40
 FRENCH_QUESTION = "Qu'est-ce qui vous a autant réjoui aujourd'hui ? À quoi pensez-vous, là ?"

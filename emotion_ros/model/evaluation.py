@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .classes import CLASSES
-from .classifier import EmotionClassifier, face_input
+from ..classes import CLASSES
+from ..vision.classifier import EmotionClassifier, face_input
 from .datasets import load_dataset
 
 SINGLE_FACE_RUNS = 300

@@ -90,12 +90,12 @@ def bench_clips(clip_frames=None):
 def _make_analyzer(pipeline):
     """A function (frame, stamp) -> number of faces found, for one pipeline."""
     if pipeline == "stream":
-        from .stream import StreamPipeline
+        from ..vision.stream import StreamPipeline
 
         stream = StreamPipeline()
         return lambda frame, stamp: len(stream.process(frame, stamp))
     if pipeline == "photo":
-        from .pipeline import PhotoPipeline
+        from ..vision.pipeline import PhotoPipeline
 
         photo = PhotoPipeline("mtcnn")
         return lambda frame, stamp: len(photo.analyze(frame))

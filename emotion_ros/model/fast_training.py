@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .classes import CLASSES
+from ..classes import CLASSES
 from .datasets import load_dataset
 from .training import build_augmentation, build_model, build_trainer, class_weights, one_hot, plot_curves, read_history
 

@@ -6,16 +6,24 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
-from .annotate import draw_faces
-from .classes import CLASSES
-from .classifier import EmotionClassifier
-from .images import image_from_msg
-from .msg import Emotion, EmotionArray, FaceArray
-from .node_utils import (IMAGE_RELIABILITY_DESCRIPTION, box_from_roi, declare_parameters, image_msg, image_qos,
-                         roi_msg, spin_node, stamp_seconds)
-from .pipeline import crop_face, face_emotions
-from .smoothing import EmotionSmoother
-from .stream import smooth_faces
+from ..classes import CLASSES
+from ..msg import Emotion, EmotionArray, FaceArray
+from ..vision.classifier import EmotionClassifier
+from ..vision.drawing import draw_faces
+from ..vision.images import image_from_msg
+from ..vision.pipeline import crop_face, face_emotions
+from ..vision.smoothing import EmotionSmoother
+from ..vision.stream import smooth_faces
+from .common import (
+    IMAGE_RELIABILITY_DESCRIPTION,
+    box_from_roi,
+    declare_parameters,
+    image_msg,
+    image_qos,
+    roi_msg,
+    spin_node,
+    stamp_seconds,
+)
 
 PARAMETERS = {
     "face_margin": "fraction of the square around the face box added on each side before classifying "

@@ -3,13 +3,12 @@
 from types import SimpleNamespace
 
 import rclpy
-
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Image, RegionOfInterest
 
-from .config import node_params
-from .images import image_fields
+from ..config import node_params
+from ..vision.images import image_fields
 
 IMAGE_RELIABILITY_DESCRIPTION = (
     "subscribe to image_raw reliably: no photo is lost between processes (bag replay, photo folders), but a "

@@ -20,9 +20,9 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from tqdm import tqdm
 
-from .classes import CLASSES
-from .datasets import IMAGE_SUFFIXES
-from .images import image_fields, image_from_msg
+from ..classes import CLASSES
+from ..paths import PACKAGE_DIR
+from ..vision.images import IMAGE_SUFFIXES, image_fields, image_from_msg
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,7 @@ def _msg_dir():
         candidates.append(Path(get_package_share_directory("emotion_ros")) / "msg")
     except (ImportError, LookupError, OSError):  # not installed, or no AMENT_PREFIX_PATH
         pass
-    here = Path(__file__).resolve().parent
-    candidates += [here.parent / "msg", here / "msg_definitions"]  # source checkout, pip install
+    candidates += [PACKAGE_DIR.parent / "msg", PACKAGE_DIR / "msg_definitions"]  # source checkout, pip install
     for candidate in candidates:
         if (candidate / "EmotionArray.msg").is_file():
             return candidate
@@ -364,7 +363,7 @@ def analyze_bag(bag_path, out_bag_path, csv_path=None, analyze=None, topic=None,
     with _open_images(bag_path, topic) as (connections, messages):
         outputs = _output_topics(connections)
         if analyze is None:  # imported only now: loading the model is slow, a wrong path should fail first
-            from .pipeline import analyze_image as analyze
+            from ..vision.pipeline import analyze_image as analyze
         total = sum(c.msgcount for c in connections)
         with (_new_bag(out_bag_path, storage) as writer, _csv_table(csv_path) as table,
               tqdm(total=total, unit="image", disable=not progress) as bar):

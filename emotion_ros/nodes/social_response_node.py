@@ -4,11 +4,11 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from .emoji_render import render_emoji
-from .msg import EmotionArray, SocialResponse
-from .node_utils import LATCHED_QOS, box_from_roi, declare_parameters, image_msg, spin_node, stamp_seconds
-from .results import FaceEmotion
-from .social import SocialResponsePolicy
+from ..msg import EmotionArray, SocialResponse
+from ..results import FaceEmotion
+from ..social.emoji import render_emoji
+from ..social.policy import SocialResponsePolicy
+from .common import LATCHED_QOS, box_from_roi, declare_parameters, image_msg, spin_node, stamp_seconds
 
 PARAMETERS = {
     "language": "language of the shipped prompt table: en or fr",

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .classes import CLASSES
-from .datasets import FACE_SIZE, load_dataset
+from ..classes import CLASSES
+from ..vision.classifier import FACE_SIZE
+from .datasets import load_dataset
 
 DEFAULT_TRAIN = "../shared/data/fer2013/fer2013_train.npz"
 DEFAULT_VAL = "../shared/data/fer2013/fer2013_publictest.npz"

@@ -4,11 +4,12 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
-from .detectors import detector_from_params, left_to_right
-from .images import image_from_msg
-from .msg import Face, FaceArray
-from .node_utils import IMAGE_RELIABILITY_DESCRIPTION, declare_parameters, image_qos, roi_msg, spin_node, stamp_seconds
-from .tracking import FaceTracker
+from ..msg import Face, FaceArray
+from ..vision.boxes import left_to_right
+from ..vision.detectors import detector_from_params
+from ..vision.images import image_from_msg
+from ..vision.tracking import FaceTracker
+from .common import IMAGE_RELIABILITY_DESCRIPTION, declare_parameters, image_qos, roi_msg, spin_node, stamp_seconds
 
 PARAMETERS = {
     "detector": "face detector: haar_stream (live video, tracks between scans), mtcnn (photos, small or "

@@ -6,10 +6,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .classes import CLASSES
-
-FACE_SIZE = 48
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+from ..classes import CLASSES
+from ..vision.classifier import FACE_SIZE
+from ..vision.images import IMAGE_SUFFIXES
 
 
 def load_dataset(path, usage=None):

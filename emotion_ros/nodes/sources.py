@@ -10,7 +10,7 @@ from pathlib import Path
 
 import cv2
 
-from .datasets import IMAGE_SUFFIXES
+from ..vision.images import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,12 @@ installed message type can be replayed.
 """
 
 import importlib
+import re
 import threading
 import time
 from dataclasses import dataclass
 
+from ament_index_python import get_resource
 from builtin_interfaces.msg import Time
 from rclpy.duration import Duration
 from rclpy.node import Node
@@ -16,9 +18,10 @@ from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReli
 from rosbags.interfaces import QosDurability
 from rosgraph_msgs.msg import Clock
 
-from .bags import absolute_topic, open_raw_messages
+from .bag_io import absolute_topic, open_raw_messages
 
 CLOCK_TOPIC = "/clock"
+_MSGTYPE = re.compile(r"([A-Za-z][A-Za-z0-9_]*)/msg/([A-Z][A-Za-z0-9]*)")
 SUBSCRIBER_TIMEOUT = 10.0
 # Longest wait at the end for reliable subscribers to acknowledge the last messages.
 ACK_TIMEOUT = 5.0
@@ -36,13 +39,27 @@ class PlaySummary:
 
 
 def message_class(msgtype):
-    """The rclpy class of 'pkg/msg/Type', imported by name, so any installed type can be replayed."""
-    module, _, name = msgtype.rpartition("/")
+    """The rclpy class of 'pkg/msg/Type', only if an installed ROS interface package declares that type.
+
+    A bag is untrusted input: its type names are checked against the ament index (the `rosidl_interfaces`
+    resources that interface packages install) before anything is imported, so a bag cannot make this
+    process import an arbitrary module.
+    """
+    match = _MSGTYPE.fullmatch(msgtype)
+    if match is None:
+        raise ValueError(f"cannot publish {msgtype!r}: not a ROS message type name (package/msg/Type)")
+    package, name = match.groups()
     try:
-        return getattr(importlib.import_module(module.replace("/", ".")), name)
-    except (ImportError, AttributeError, ValueError) as err:
-        raise ValueError(f"cannot publish {msgtype}: its Python message class is not installed "
-                         f"or its workspace not sourced ({err})") from None
+        interfaces, _ = get_resource("rosidl_interfaces", package)
+    except (LookupError, ValueError, OSError):
+        raise ValueError(f"cannot publish {msgtype}: no installed ROS interface package {package!r} "
+                         f"(is its workspace sourced?)") from None
+    if f"msg/{name}.msg" not in interfaces.split() and f"msg/{name}.idl" not in interfaces.split():
+        raise ValueError(f"cannot publish {msgtype}: package {package!r} declares no message {name!r}")
+    try:
+        return getattr(importlib.import_module(f"{package}.msg"), name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"cannot publish {msgtype}: its Python message class is not installed ({err})") from None
 
 
 def replay_qos(latched=False):

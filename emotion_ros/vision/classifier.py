@@ -5,11 +5,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .classes import CIRCUMPLEX, CLASSES
-from .datasets import FACE_SIZE
+from ..classes import CIRCUMPLEX, CLASSES
+from ..paths import PACKAGE_DIR
 from .images import check_image
 
-MODEL_PATH = Path(__file__).parent / "models" / "emotion_cnn.tflite"
+MODEL_PATH = PACKAGE_DIR / "weights" / "emotion_cnn.tflite"
+# The model's input side: FER2013's faces are 48x48 gray, and every crop is resized to it.
+FACE_SIZE = 48
 _CIRCUMPLEX_POINTS = np.array([CIRCUMPLEX[name] for name in CLASSES], dtype=np.float32)
 
 

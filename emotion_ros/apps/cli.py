@@ -5,17 +5,17 @@ import json
 import sys
 from pathlib import Path
 
-from .bag_cli import add_bag_parser
+from ..bags.commands import add_bag_parser
+from ..model.evaluation import add_evaluate_parser
 from .bench import add_bench_parser
-from .evaluation import add_evaluate_parser
 from .webcam import add_webcam_parser
 
 
 def run_analyze(args):
     import cv2
 
-    from .annotate import draw_faces
-    from .pipeline import PhotoPipeline
+    from ..vision.drawing import draw_faces
+    from ..vision.pipeline import PhotoPipeline
 
     pipeline = PhotoPipeline(args.detector)
     out_dir = Path(args.out)
@@ -57,7 +57,7 @@ def add_analyze_parser(subparsers):
 
 
 def run_bringup(args):
-    from .bringup import bringup
+    from ..nodes.bringup import bringup
 
     bringup(args.source, args.params_file, args.out, args.max_seconds)
     return 0
@@ -96,7 +96,7 @@ def add_samples_parser(subparsers):
 
 
 def run_train(args):
-    from . import training
+    from ..model import training
 
     best = training.train(args.train, args.val, args.run_dir, args.epochs, args.batch_size, args.learning_rate,
                           args.width, args.class_weight_power, args.limit, args.resume, args.seed, args.init_from)
@@ -105,7 +105,7 @@ def run_train(args):
 
 
 def add_train_parser(subparsers):
-    from .training import DEFAULT_TRAIN, DEFAULT_VAL
+    from ..model.training import DEFAULT_TRAIN, DEFAULT_VAL
 
     parser = subparsers.add_parser(
         "train", help="train the emotion CNN from scratch on FER2013",
@@ -132,7 +132,7 @@ def add_train_parser(subparsers):
 
 
 def run_curves(args):
-    from .training import combine_histories
+    from ..model.training import combine_histories
 
     history_path = combine_histories(args.run_dirs, args.out_dir)
     print(f"wrote {history_path} and {history_path.with_name('training_curves.png')}")
@@ -151,14 +151,14 @@ def add_curves_parser(subparsers):
 
 
 def run_pack_data(args):
-    from .fast_training import pack_datasets
+    from ..model.fast_training import pack_datasets
 
     print(f"wrote {pack_datasets(args.train, args.val, args.out)}")
     return 0
 
 
 def add_pack_data_parser(subparsers):
-    from .training import DEFAULT_TRAIN, DEFAULT_VAL
+    from ..model.training import DEFAULT_TRAIN, DEFAULT_VAL
 
     parser = subparsers.add_parser(
         "pack-data", help="pack Training and PublicTest into one small file for a GPU machine",
@@ -171,7 +171,7 @@ def add_pack_data_parser(subparsers):
 
 
 def run_train_gpu(args):
-    from .fast_training import train_fast
+    from ..model.fast_training import train_fast
 
     best = train_fast(args.data, args.out_dir, args.width, args.optimizer, args.learning_rate, args.weight_decay,
                       args.batch_size, args.time_budget, args.epochs, args.erasing, args.dropout,
@@ -207,14 +207,14 @@ def add_train_gpu_parser(subparsers):
 
 
 def run_export(args):
-    from .training import export_model
+    from ..model.training import export_model
 
     print(f"wrote {export_model(args.model, args.out_dir)}")
     return 0
 
 
 def add_export_parser(subparsers):
-    from .classifier import MODEL_PATH
+    from ..vision.classifier import MODEL_PATH
 
     parser = subparsers.add_parser(
         "export", help="convert a trained Keras model for LiteRT",
@@ -229,8 +229,8 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="emotion-ros", description=__doc__)
     subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
     for add_parser in (add_analyze_parser, add_bringup_parser, add_samples_parser, add_bag_parser,
-                       add_webcam_parser, add_bench_parser, add_train_parser, add_train_gpu_parser, add_pack_data_parser,
-                       add_curves_parser, add_export_parser, add_evaluate_parser):
+                       add_webcam_parser, add_bench_parser, add_train_parser, add_train_gpu_parser,
+                       add_pack_data_parser, add_curves_parser, add_export_parser, add_evaluate_parser):
         add_parser(subparsers)
     return parser
 

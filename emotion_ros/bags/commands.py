@@ -21,11 +21,11 @@ def _fail(command, err):
 
 
 def _record_photos(args):
-    from . import bags
+    from . import bag_io
 
     start_ns = None if args.start_time is None else round(args.start_time * 1e9)
     try:
-        summary = bags.record_photos(args.photo_dir, args.output, fps=args.fps, topic=args.topic,
+        summary = bag_io.record_photos(args.photo_dir, args.output, fps=args.fps, topic=args.topic,
                                      frame_id=args.frame_id, storage=args.format, start_ns=start_ns)
     except (OSError, ValueError) as err:
         _fail("record-photos", err)
@@ -59,12 +59,12 @@ def add_record_photos_parser(commands):
 def _analyze(args):
     import functools
 
-    from . import bags
+    from . import bag_io
 
     try:
-        from .pipeline import analyze_image
+        from ..vision.pipeline import analyze_image
 
-        summary = bags.analyze_bag(args.bag, args.output, csv_path=args.csv,
+        summary = bag_io.analyze_bag(args.bag, args.output, csv_path=args.csv,
                                    analyze=functools.partial(analyze_image, detector=args.detector),
                                    topic=args.topic, progress=not args.no_progress, storage=args.format)
     except (OSError, ValueError, ImportError) as err:
@@ -107,7 +107,7 @@ def _play(args):
     try:
         import rclpy
 
-        from .bag_player import play_bag
+        from .player import play_bag
     except ImportError as err:
         _fail("play", f"needs rclpy and the ROS message packages: {err}")
 

@@ -22,14 +22,15 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .annotate import draw_faces
-from .classifier import EmotionClassifier
-from .config import load_params
-from .detectors import detector_from_params
-from .emoji_render import render_emoji
-from .social import SHIPPED_LANGUAGES, SocialResponsePolicy
-from .sources import FrameSource
-from .stream import StreamPipeline
+from ..config import load_params
+from ..nodes.sources import FrameSource
+from ..social.emoji import render_emoji
+from ..social.policy import SocialResponsePolicy
+from ..social.prompts import SHIPPED_LANGUAGES
+from ..vision.classifier import EmotionClassifier
+from ..vision.detectors import detector_from_params
+from ..vision.drawing import draw_faces
+from ..vision.stream import StreamPipeline
 
 WINDOW_NAME = "emotion-ros webcam"
 CAPTION_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")

@@ -14,13 +14,13 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from ..msg import EmotionArray
+from ..paths import config_path
+from ..vision.images import image_from_msg
 from .camera_node import CameraNode
+from .common import LATCHED_QOS, stamp_seconds
 from .emotion_classifier_node import EmotionClassifierNode
 from .face_detection_node import FaceDetectionNode
-from .images import image_from_msg
-from .msg import EmotionArray
-from .node_utils import LATCHED_QOS, stamp_seconds
-from .paths import config_path
 from .social_response_node import SocialResponseNode
 
 NODE_CLASSES = (CameraNode, FaceDetectionNode, EmotionClassifierNode, SocialResponseNode)

@@ -4,7 +4,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from .node_utils import declare_parameters, image_msg, spin_node
+from .common import declare_parameters, image_msg, spin_node
 from .sources import FrameSource
 
 PARAMETERS = {

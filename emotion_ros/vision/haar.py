@@ -1,7 +1,9 @@
-"""Live streams at camera speed: a tracking face detector and the stream pipeline.
+"""OpenCV's Haar cascades: a detector for single images and a tracking one for live streams.
 
-MTCNN takes 190-330 ms per 640x480 frame on a 2-core CPU, far from a camera's 30 fps. Candidates,
-measured per frame on the 192 one-face frames of `emotion-ros bench` (2 cores, a model training in the
+No model file and no TensorFlow: the cascades ship with opencv-python.
+
+Why `haar_stream`: MTCNN takes 190-330 ms per 640x480 frame on a 2-core CPU, far from a camera's 30 fps.
+Candidates, measured per frame on the 192 one-face frames of `emotion-ros bench` (2 cores, a model training in the
 background, load average 3; taking turns frame by frame, so the numbers compare with each other):
 
 | detector | mean ms | p50 ms | p95 ms | frames with one face |
@@ -23,21 +25,42 @@ Not usable: cv2.FaceDetectorYN needs an ONNX model that OpenCV does not ship, an
 (which ships BlazeFace) requires numpy<2, protobuf<5 and opencv-contrib-python.
 """
 
-from dataclasses import replace
-
 import cv2
-import numpy as np
 
-from .classes import CLASSES
-from .classifier import EmotionClassifier
-from .detectors import Detection, clip_box, make_detector
+from .boxes import Detection, clip_box
 from .images import check_image
-from .pipeline import DEFAULT_FACE_MARGIN, crop_face, face_emotions
-from .smoothing import EmotionSmoother
-from .tracking import FaceTracker, face_distance
+from .tracking import face_distance
 
 DEFAULT_DETECT_EVERY = 10
-_CASCADE = "haarcascade_frontalface_alt2.xml"
+_STREAM_CASCADE = "haarcascade_frontalface_alt2.xml"
+
+
+class HaarDetector:
+    """OpenCV's frontal-face Haar cascade, shipped with opencv-python 4.x."""
+
+    name = "haar"
+
+    def __init__(self, scale_factor=1.1, min_neighbors=5, min_face_size=30):
+        path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
+        self._cascade = cv2.CascadeClassifier(path)
+        if self._cascade.empty():
+            raise RuntimeError(f"could not load the Haar cascade {path} (opencv-python 4.x ships it)")
+        self.scale_factor = scale_factor
+        self.min_neighbors = min_neighbors
+        self.min_face_size = min_face_size
+
+    def __call__(self, image_bgr):
+        image = check_image(image_bgr)
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        boxes = self._cascade.detectMultiScale(
+            cv2.equalizeHist(gray),
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            minSize=(self.min_face_size, self.min_face_size),
+        )
+        height, width = gray.shape
+        clipped = (clip_box(box, width, height) for box in boxes)
+        return [Detection(box) for box in clipped if box is not None]
 
 
 class HaarStreamDetector:
@@ -57,7 +80,7 @@ class HaarStreamDetector:
     def __init__(self, detect_every=DEFAULT_DETECT_EVERY, scan_width=320, min_face_size=30,
                  min_neighbors=5, roi_margin=0.5, roi_face_size=48, roi_min_neighbors=3, roi_size_change=1.3,
                  max_lost_frames=3, max_duplicate_distance=0.5):
-        path = cv2.data.haarcascades + _CASCADE
+        path = cv2.data.haarcascades + _STREAM_CASCADE
         self._cascade = cv2.CascadeClassifier(path)
         if self._cascade.empty():
             raise RuntimeError(f"could not load the Haar cascade {path} (opencv-python 4.x ships it)")
@@ -126,49 +149,3 @@ class HaarStreamDetector:
     def _is_new(self, box, boxes):
         """Whether `box` is not one of `boxes` found again."""
         return all(face_distance(other, box) >= self.max_duplicate_distance for other in boxes)
-
-
-def _stream_detector(detector, detect_every):
-    if detector == HaarStreamDetector.name:
-        return HaarStreamDetector(detect_every=detect_every)
-    return make_detector(detector) if isinstance(detector, str) else detector
-
-
-class StreamPipeline:
-    """The faces of consecutive frames of one stream, with stable ids and smoothed emotions.
-
-    Each face's label changes only when another class leads it by `switch_margin` after smoothing, so
-    `label` is not always the class with the highest smoothed score; `confidence` is its smoothed score.
-    `detect_every` applies to the default `haar_stream` detector; another detector runs on every frame.
-    """
-
-    def __init__(self, detector=HaarStreamDetector.name, classifier=None, face_margin=DEFAULT_FACE_MARGIN,
-                 detect_every=DEFAULT_DETECT_EVERY, time_constant=0.5, switch_margin=0.1,
-                 max_missed_seconds=0.5, min_hits=1):
-        self.detector = _stream_detector(detector, detect_every)
-        self.classifier = classifier or EmotionClassifier()
-        self.face_margin = face_margin
-        self.tracker = FaceTracker(max_missed_seconds=max_missed_seconds, min_hits=min_hits)
-        self.smoother = EmotionSmoother(time_constant, switch_margin)
-
-    def process(self, image_bgr, stamp_seconds):
-        """FaceEmotions of the faces found in this frame, taken at `stamp_seconds`."""
-        image = check_image(image_bgr)
-        detections = self.detector(image)
-        face_ids = self.tracker.update([d.box for d in detections], stamp_seconds)
-        self.smoother.retain(self.tracker.face_ids)
-        faces = [(d, face_id) for d, face_id in zip(detections, face_ids) if face_id]
-        scores = self.classifier.predict([crop_face(image, d.box, self.face_margin) for d, _ in faces])
-        return smooth_faces(self.smoother, [d.box for d, _ in faces], scores, [face_id for _, face_id in faces],
-                            [d.confidence for d, _ in faces], stamp_seconds)
-
-
-def smooth_faces(smoother, boxes, scores, face_ids, detection_confidences, stamp_seconds):
-    """FaceEmotions with each tracked face's probabilities smoothed and its label held by hysteresis."""
-    smoothed = np.empty_like(scores)
-    labels = []
-    for index, (face_id, row) in enumerate(zip(face_ids, scores)):
-        label, smoothed[index] = smoother.update(face_id, row, stamp_seconds)
-        labels.append(CLASSES[label])
-    results = face_emotions(boxes, smoothed, face_ids, detection_confidences)
-    return [replace(face, label=label, confidence=face.scores[label]) for face, label in zip(results, labels)]

@@ -2,7 +2,7 @@
 
 import cv2
 
-from .classes import CLASSES
+from ..classes import CLASSES
 
 # One BGR colour per class, in CLASSES order: red, green, purple, yellow, blue, orange, gray.
 CLASS_COLOURS = dict(zip(CLASSES, (

@@ -4,11 +4,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from .classes import CLASSES
+from ..classes import CLASSES
+from ..results import FaceEmotion
+from .boxes import clip_box, left_to_right
 from .classifier import EmotionClassifier, valence_arousal
-from .detectors import clip_box, left_to_right, make_detector
+from .detectors import make_detector
 from .images import check_image
-from .results import FaceEmotion
 
 # FER2013's faces are square crops centred on the face. Measured on PublicTest faces upscaled to 192 px
 # (docs/MODEL.md): Haar's box covers 0.97 of the FER frame, MTCNN's box is 0.80 of it wide and 1.06 tall,

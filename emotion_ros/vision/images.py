@@ -7,6 +7,8 @@ so it replaces cv_bridge, whose PyPI port breaks on numpy 2.
 import numpy as np
 
 MIN_IMAGE_SIDE = 8
+# Files read as photos, from folders (camera_node, `bag record-photos`) and datasets alike.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 # encoding -> channels per pixel
 ENCODINGS = {"bgr8": 3, "rgb8": 3, "mono8": 1, "bgra8": 4, "rgba8": 4}

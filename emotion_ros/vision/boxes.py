@@ -1,0 +1,24 @@
+"""Face boxes as detectors give them: (x, y, w, h) in pixels, always inside the image."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: tuple  # (x, y, w, h) in pixels, inside the image
+    confidence: float = 1.0
+
+
+def clip_box(box, width, height):
+    """Clip (x, y, w, h) to the image; None when nothing of it is left inside."""
+    x, y, w, h = (int(round(v)) for v in box)
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(width, x + w), min(height, y + h)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def left_to_right(detections):
+    """Faces in reading order, so that `face_<n>` ids of a photo are predictable."""
+    return sorted(detections, key=lambda d: (d.box[0], d.box[1]))
