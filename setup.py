@@ -16,7 +16,7 @@ setup(
     package_dir={"emotion_ros.config": "config", "emotion_ros.msg_definitions": "msg"},
     package_data={
         "emotion_ros": ["weights/*"],
-        "emotion_ros.config": ["*.yaml"],
+        "emotion_ros.config": ["*.yaml", "*.xml"],
         "emotion_ros.msg_definitions": ["*.msg"],
     },
     install_requires=[

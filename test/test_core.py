@@ -133,3 +133,21 @@ def test_source_kinds(tmp_path):
     assert parse_source(str(tmp_path)) == ("photos", tmp_path)
     with pytest.raises(FileNotFoundError, match="neither a camera"):
         parse_source(str(tmp_path / "missing.mp4"))
+
+
+def test_detect_faces_scales_huge_images_down_and_keeps_the_largest_faces():
+    from emotion_ros.vision.detectors import detect_faces
+
+    photo = cv2.imread(str(sample_photos()[0]))  # a group photo of six faces
+    detector = HaarDetector()
+    height, width = photo.shape[:2]
+    big = cv2.resize(photo, (width * 3, height * 3), interpolation=cv2.INTER_LINEAR)
+    scaled = detect_faces(detector, big, max_image_side=max(width, height))
+    on_copy = detector(cv2.resize(big, (width, height), interpolation=cv2.INTER_AREA))
+    assert len(scaled) == len(on_copy) >= 4
+    for face, small_face in zip(scaled, on_copy):
+        assert face.box == pytest.approx([3 * v for v in small_face.box], abs=3)
+    full = detect_faces(detector, photo)
+    two = detect_faces(detector, photo, max_faces=2)
+    areas = sorted((d.box[2] * d.box[3] for d in full), reverse=True)
+    assert sorted((d.box[2] * d.box[3] for d in two), reverse=True) == areas[:2]

@@ -126,7 +126,7 @@ def test_classifier_skips_bad_pairs_and_classifies_the_next_good_one(executor):
     outside = Face(face_id="face_0", roi=RegionOfInterest(x_offset=width + 10, y_offset=0, width=50, height=50))
     wrong_encoding, short_data = bad_images(good)
     pairs = [
-        (image_msg(good, header(4.0)), FaceArray(header=header(4.0), faces=[outside])),
+        (image_msg(good, header(4.0)), FaceArray(header=header(4.0), faces=[outside, inside])),
         (wrong_encoding, FaceArray(header=wrong_encoding.header, faces=[inside])),
         (short_data, FaceArray(header=short_data.header, faces=[inside])),
         (image_msg(good, header(5.0)), FaceArray(header=header(5.0), faces=[inside])),
@@ -136,9 +136,43 @@ def test_classifier_skips_bad_pairs_and_classifies_the_next_good_one(executor):
         spin_for(executor, 0.3)
         recorder.faces_publisher.publish(faces)
         spin_for(executor, 0.3)
+    assert spin_until(executor, lambda: len(recorder.received["emotions"]) == 2, 10.0)
+    assert recorder.stamps("emotions") == [(4, 0), (5, 0)]  # a box outside the image costs only its own face
+    assert [len(array.emotions) for array in recorder.received["emotions"]] == [1, 1]
+    assert recorder.received["emotions"][0].emotions[0].roi == inside.roi
+
+
+def test_classifier_caps_the_faces_of_one_image(executor):
+    """A FaceArray of 500 faces (from any publisher) is cut to max_faces, the largest kept, in their order."""
+    recorder = Recorder()
+    start(executor, recorder, EmotionClassifierNode(parameter_overrides=[Parameter("max_faces", value=3)]))
+    assert spin_until(executor, lambda: recorder.faces_publisher.get_subscription_count() >= 1, 10.0)
+    image = cv2.imread(str(GROUP_PHOTO))
+    faces = [Face(face_id=f"face_{index}", roi=RegionOfInterest(x_offset=index % 400, y_offset=10, width=20 + index % 7,
+                                                                height=20 + index % 7)) for index in range(500)]
+    recorder.image_publisher.publish(image_msg(image, header(6.0)))
+    spin_for(executor, 0.3)
+    recorder.faces_publisher.publish(FaceArray(header=header(6.0), faces=faces))
     assert spin_until(executor, lambda: recorder.received["emotions"], 10.0)
-    assert recorder.stamps("emotions") == [(5, 0)]
-    assert len(recorder.received["emotions"][0].emotions) == 1
+    face_ids = [emotion.face_id for emotion in recorder.received["emotions"][0].emotions]
+    assert face_ids == ["face_6", "face_13", "face_20"]  # the first three of the largest size (26 px)
+
+
+def test_detector_searches_huge_frames_on_a_smaller_copy(executor):
+    """An 8K frame is searched at max_image_side; the boxes come back in the frame's own pixels."""
+    recorder = Recorder()
+    detector = FaceDetectionNode(parameter_overrides=[Parameter("detector", value="haar"),
+                                                      Parameter("max_image_side", value=1280)])
+    start(executor, recorder, detector)
+    assert spin_until(executor, lambda: recorder.image_publisher.get_subscription_count() >= 2, 10.0)
+    photo = cv2.imread(str(POSED_SURPRISE))
+    scale = 7680 / photo.shape[1]
+    huge = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    recorder.image_publisher.publish(image_msg(huge, header(7.0)))
+    assert spin_until(executor, lambda: recorder.received["faces"], 30.0)
+    (face,) = recorder.received["faces"][0].faces
+    assert face.roi.width > 0.25 * huge.shape[1]  # the posed face fills much of the photo
+    assert face.roi.x_offset + face.roi.width <= huge.shape[1] and face.roi.y_offset + face.roi.height <= huge.shape[0]
 
 
 def test_camera_skips_unreadable_photos(executor, tmp_path):
@@ -216,3 +250,47 @@ def test_stream_nodes_do_not_import_tensorflow():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-2:] == ["haar_stream", "False"]
+
+
+def test_stamp_gaps_count_the_missing_images():
+    from emotion_ros.nodes.common import StampGapCounter
+
+    gaps = StampGapCounter()
+    stamps = [0.0, 0.066, 0.133, 0.2, 0.4, 0.466, 0.533, 0.8, 0.866]  # 15 fps; 2 missing, then 3
+    missed = [gaps.update(stamp) for stamp in stamps]
+    assert missed == [0, 0, 0, 0, 2, 0, 0, 3, 0]
+    assert gaps.missing == 5
+    assert gaps.update(0.5) == 0  # a stamp going back (a looping file) is not a gap
+
+
+def test_camera_size_frames_cross_processes_without_loss(executor, tmp_path):
+    """camera_node in its own process sends 640x480 frames at 15 Hz to a best-effort subscriber (the face
+    detector's QoS) in this one: with the shipped DDS profile none is lost (without it, 0 of 60 arrived)."""
+    import os
+    import subprocess
+    import sys
+
+    from emotion_ros.nodes.common import image_qos
+
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, (640, 480))
+    photo = cv2.resize(cv2.imread(str(POSED_SURPRISE)), (640, 480))
+    for index in range(45):
+        writer.write(cv2.flip(photo, 1) if index % 2 else photo)
+    writer.release()
+    received = []
+    listener = Node("frame_counter")
+    listener.create_subscription(Image, "image_raw", received.append, image_qos(reliable=False))
+    start(executor, listener)
+    camera = subprocess.Popen(
+        [sys.executable, "-m", "emotion_ros.nodes.camera_node", "--ros-args", "-p", f"source:={video}",
+         "-p", "fps:=15.0", "-p", "loop:=false"],
+        env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        spin_until(executor, lambda: len(received) == 45, timeout=30.0)
+        spin_for(executor, 0.5)
+    finally:
+        camera.terminate()
+        output = camera.communicate(timeout=10)[0]
+    assert len(received) == 45, output
+    assert (received[0].width, received[0].height) == (640, 480)

@@ -22,14 +22,16 @@ def run_analyze(args):
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
     report = []
+    stems = set()
     for photo in args.photos:
         image = cv2.imread(photo, cv2.IMREAD_COLOR)
         if image is None:
-            print(f"{photo}: cannot read this file as an image; skipped", file=sys.stderr)
+            problem = "cannot read this file as an image" if Path(photo).is_file() else "no such file"
+            print(f"{photo}: {problem}; skipped", file=sys.stderr)
             failures += 1
             continue
         faces = pipeline.analyze(image)
-        stem = out_dir / Path(photo).stem
+        stem = out_dir / unique_stem(Path(photo).stem, stems)
         cv2.imwrite(f"{stem}_emotions.jpg", draw_faces(image, faces))
         results = [face.to_dict() for face in faces]
         Path(f"{stem}_emotions.json").write_text(json.dumps(results, indent=2))
@@ -41,6 +43,16 @@ def run_analyze(args):
     if args.json:
         print(json.dumps(report, indent=2))
     return 1 if failures else 0
+
+
+def unique_stem(stem, used):
+    """`stem`, or `stem_2`, `stem_3`... when photos of the same name (from different folders) came before."""
+    candidate, number = stem, 1
+    while candidate in used:
+        number += 1
+        candidate = f"{stem}_{number}"
+    used.add(candidate)
+    return candidate
 
 
 def add_analyze_parser(subparsers):
@@ -61,6 +73,28 @@ def run_bringup(args):
 
     bringup(args.source, args.params_file, args.out, args.max_seconds)
     return 0
+
+
+def run_soak(args):
+    from .soak import report, soak
+
+    windows = soak(args.source, args.seconds, args.window, args.params_file)
+    if windows:
+        print(report(windows, args.window))
+    return 0
+
+
+def add_soak_parser(subparsers):
+    parser = subparsers.add_parser(
+        "soak", help="run the four ROS 2 nodes on a looping video and print their rate per minute",
+        description="Start the four nodes in this process (one executor thread each, as bringup does) on SOURCE "
+                    "and print, per window: input frames per second, EmotionArrays per second, latency from "
+                    "image stamp to EmotionArray (p50, p95), face ids seen and resident memory.")
+    parser.add_argument("--source", required=True, help="a video file (looped) or camera index")
+    parser.add_argument("--seconds", type=float, default=1800.0, help="how long to run (default 30 minutes)")
+    parser.add_argument("--window", type=float, default=60.0, help="seconds per printed line")
+    parser.add_argument("--params-file", action="append", default=[], help="YAML applied on top of params.yaml")
+    parser.set_defaults(run=run_soak)
 
 
 def add_bringup_parser(subparsers):
@@ -220,8 +254,9 @@ def add_export_parser(subparsers):
         "export", help="convert a trained Keras model for LiteRT",
         description="Write emotion_cnn.keras (weights) and emotion_cnn.tflite (LiteRT) from a training checkpoint.")
     parser.add_argument("model", help="a .keras checkpoint, e.g. runs/emotion_cnn/best.keras")
-    parser.add_argument("--out-dir", default=str(MODEL_PATH.parent),
-                        help="default: the package's models directory (%(default)s)")
+    parser.add_argument("--out-dir", required=True,
+                        help=f"where to write them; the shipped model is in {MODEL_PATH.parent}, replaced only "
+                             "when named here")
     parser.set_defaults(run=run_export)
 
 
@@ -229,7 +264,7 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="emotion-ros", description=__doc__)
     subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
     for add_parser in (add_analyze_parser, add_bringup_parser, add_samples_parser, add_bag_parser,
-                       add_webcam_parser, add_bench_parser, add_train_parser, add_train_gpu_parser,
+                       add_webcam_parser, add_bench_parser, add_soak_parser, add_train_parser, add_train_gpu_parser,
                        add_pack_data_parser, add_curves_parser, add_export_parser, add_evaluate_parser):
         add_parser(subparsers)
     return parser

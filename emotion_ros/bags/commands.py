@@ -107,12 +107,14 @@ def _play(args):
     try:
         import rclpy
 
+        from ..nodes.common import use_shipped_dds_profile
         from .player import play_bag
     except ImportError as err:
         _fail("play", f"needs rclpy and the ROS message packages: {err}")
 
     # args=[]: this command's arguments are not ROS arguments (FROM:=TO would become a global remap);
     # rclpy's Ctrl-C handler shuts the context down, which ends play_bag cleanly
+    use_shipped_dds_profile()  # camera-size images reach the nodes of other processes
     rclpy.init(args=[])
     try:
         summary = play_bag(args.bag, rate=args.rate, loop=args.loop, topic_remaps=dict(args.topic_remap),

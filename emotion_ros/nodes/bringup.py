@@ -2,23 +2,25 @@
 `ros2 launch` (the launch tools are not on PyPI). Same executables' classes, same parameter files.
 """
 
+import threading
 import time
 from pathlib import Path
 
 import cv2
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from ..config import load_params
 from ..msg import EmotionArray
 from ..paths import config_path
 from ..vision.images import image_from_msg
 from .camera_node import CameraNode
-from .common import LATCHED_QOS, stamp_seconds
+from .common import LATCHED_QOS, stamp_seconds, use_shipped_dds_profile
 from .emotion_classifier_node import EmotionClassifierNode
 from .face_detection_node import FaceDetectionNode
 from .social_response_node import SocialResponseNode
@@ -34,14 +36,9 @@ def ros_arguments(params_files):
     for path in params_files:
         if not Path(path).is_file():
             raise FileNotFoundError(f"parameter file not found: {path}")
+        load_params(path)  # a file rcl cannot parse fails here with its problem named, not deep inside rcl
         arguments += ["--params-file", str(path)]
     return arguments
-
-
-def spin_for(executor, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        executor.spin_once(timeout_sec=0.05)
 
 
 class ResultsMonitor(Node):
@@ -77,26 +74,68 @@ class ResultsMonitor(Node):
         cv2.imwrite(str(path), image_from_msg(msg))
 
 
+def make_nodes(source):
+    """The four nodes (no camera_node without a `source`), and the camera node or None."""
+    nodes = []
+    try:
+        # The camera comes last so that its first frame finds the other nodes ready.
+        for node_class in NODE_CLASSES[1:]:
+            nodes.append(node_class())
+        if source is None:
+            return nodes, None
+        camera = CameraNode(parameter_overrides=[Parameter("source", value=str(source))])
+    except BaseException:
+        for node in nodes:
+            node.destroy_node()
+        raise
+    return [camera, *nodes], camera
+
+
+def spin_in_threads(nodes):
+    """One single-threaded executor per node, each in its own thread: like separate processes, each node
+    handles its callbacks in order while the nodes run side by side. rclpy's MultiThreadedExecutor slowed
+    the pipeline down over minutes (rclpy issue 1452) and crashed at shutdown with callbacks still running."""
+    executors = []
+    for node in nodes:
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        thread = threading.Thread(target=_spin, args=(executor,), name=node.get_name(), daemon=True)
+        thread.start()
+        executors.append((executor, thread))
+    return executors
+
+
+def _spin(executor):
+    try:
+        executor.spin()
+    except ExternalShutdownException:
+        pass
+
+
+def stop_threads(executors, timeout=5.0):
+    """Stop every executor and wait for its callback in progress, so no node is destroyed under a callback."""
+    for executor, _ in executors:
+        executor.shutdown(timeout_sec=timeout)
+    for _, thread in executors:
+        thread.join(timeout)
+
+
 def bringup(source, params_files=(), out_dir=None, max_seconds=None, echo=print):
     """Run the four nodes on `source` until Ctrl-C, `max_seconds`, or the end of a photo directory or video
     that does not loop (after the last frame's emotions have arrived). Without a `source` there is no
     camera_node: the images come from elsewhere on `image_raw`, e.g. `emotion-ros bag play`."""
-    rclpy.init(args=ros_arguments(params_files))
-    nodes = []
+    arguments = ros_arguments(params_files)
+    use_shipped_dds_profile()
+    rclpy.init(args=arguments)
+    nodes, executors = [], []
     try:
-        # The camera comes last so that its first frame finds the other nodes ready.
-        nodes = [node_class() for node_class in NODE_CLASSES[1:]]
-        camera = None
-        if source is not None:
-            camera = CameraNode(parameter_overrides=[Parameter("source", value=str(source))])
-            nodes.insert(0, camera)
+        nodes, camera = make_nodes(source)
         monitor = ResultsMonitor(out_dir, echo)
-        executor = MultiThreadedExecutor(num_threads=4)
-        for node in (*nodes, monitor):
-            executor.add_node(node)
+        nodes.append(monitor)
+        executors = spin_in_threads(nodes)
         started = time.monotonic()
         while rclpy.ok():
-            executor.spin_once(timeout_sec=0.1)
+            time.sleep(0.1)
             now = time.monotonic()
             if max_seconds is not None and now - started > max_seconds:
                 echo(f"stopping after {max_seconds:g} s")
@@ -104,14 +143,15 @@ def bringup(source, params_files=(), out_dir=None, max_seconds=None, echo=print)
             if camera is not None and camera.source.finished:
                 all_received = monitor.emotion_arrays >= camera.frames_published
                 if all_received or now - monitor.last_received > DRAIN_TIMEOUT:
-                    spin_for(executor, 1.0)  # let the social response of the last image arrive
+                    time.sleep(1.0)  # let the social response of the last image arrive
                     echo(f"done: {camera.frames_published} image(s) sent, "
                          f"{monitor.emotion_arrays} emotion array(s) received")
                     break
         return monitor.emotion_arrays
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except KeyboardInterrupt:
         return 0
     finally:
+        stop_threads(executors)
         for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown()

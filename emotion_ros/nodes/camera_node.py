@@ -4,7 +4,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from .common import declare_parameters, image_msg, spin_node
+from .common import NOT_NEGATIVE, POSITIVE, declare_parameters, image_msg, spin_node
 from .sources import FrameSource
 
 PARAMETERS = {
@@ -16,12 +16,14 @@ PARAMETERS = {
     "loop": "start a video or photo directory again at its end",
     "retry_period": "seconds between attempts to open a missing or unplugged camera",
 }
+CHECKS = {"fps": POSITIVE, "width": NOT_NEGATIVE, "height": NOT_NEGATIVE, "retry_period": POSITIVE}
 
 
 class CameraNode(Node):
     def __init__(self, **kwargs):
         super().__init__("camera_node", **kwargs)
-        self.params = declare_parameters(self, PARAMETERS)
+        self.source = None
+        self.params = declare_parameters(self, PARAMETERS, CHECKS)
         self.source = FrameSource(
             self.params.source, self.params.width, self.params.height, self.params.loop, self.params.retry_period
         )
@@ -47,9 +49,14 @@ class CameraNode(Node):
         self.frames_published += 1
 
     def destroy_node(self):
-        self.source.release()
+        if self.source is not None:  # None when the source could not be opened
+            self.source.release()
         super().destroy_node()
 
 
 def main(args=None):
     spin_node(CameraNode, args)
+
+
+if __name__ == "__main__":
+    main()

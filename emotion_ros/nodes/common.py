@@ -1,5 +1,8 @@
-"""What the four nodes share: parameters declared from config/params.yaml, image QoS, message conversion."""
+"""What the four nodes share: parameters declared from config/params.yaml and checked, image QoS, the DDS
+profile for large images, message conversion, and the `main()` of every node executable."""
 
+import os
+import sys
 from types import SimpleNamespace
 
 import rclpy
@@ -8,6 +11,7 @@ from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReli
 from sensor_msgs.msg import Image, RegionOfInterest
 
 from ..config import node_params
+from ..paths import config_path
 from ..vision.images import image_fields
 
 IMAGE_RELIABILITY_DESCRIPTION = (
@@ -31,10 +35,30 @@ LATCHED_QOS = QoSProfile(
 )
 
 
-def declare_parameters(node, descriptions):
-    """Declare each parameter with its description and its default from config/params.yaml.
+DDS_PROFILE_VARIABLES = ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
+DDS_PROFILE = "fastdds_large_images.xml"
 
-    Returns the values in force (defaults overridden by --params-file or launch arguments).
+
+def use_shipped_dds_profile():
+    """Make Fast DDS carry camera-size images between processes (config/fastdds_large_images.xml says what
+    was lost without it), unless the user chose a profile. Call before rclpy.init()."""
+    if not any(os.environ.get(name) for name in DDS_PROFILE_VARIABLES):
+        for name in DDS_PROFILE_VARIABLES:
+            os.environ[name] = str(config_path(DDS_PROFILE))
+
+
+# Checks of parameter values: (what is required, test). A node refuses to start with a value that fails.
+POSITIVE = ("greater than 0", lambda value: value > 0)
+NOT_NEGATIVE = ("0 or more", lambda value: value >= 0)
+AT_LEAST_ONE = ("1 or more", lambda value: value >= 1)
+
+
+def declare_parameters(node, descriptions, checks=None):
+    """Declare each parameter with its description and its default from config/params.yaml, and check the
+    values in force against `checks` ({name: (requirement, test)}).
+
+    Returns the values in force (defaults overridden by --params-file or launch arguments); a value that
+    fails its check raises a ValueError naming the parameter.
     """
     defaults = node_params(node.get_name())
     missing = set(descriptions) - set(defaults)
@@ -44,6 +68,9 @@ def declare_parameters(node, descriptions):
     for name, description in descriptions.items():
         node.declare_parameter(name, defaults[name], ParameterDescriptor(description=description))
         values[name] = node.get_parameter(name).value
+    for name, (requirement, test) in (checks or {}).items():
+        if not test(values[name]):
+            raise ValueError(f"parameter {name} of {node.get_name()} must be {requirement}, not {values[name]!r}")
     return SimpleNamespace(**values)
 
 
@@ -66,10 +93,48 @@ def stamp_seconds(header):
     return header.stamp.sec + header.stamp.nanosec * 1e-9
 
 
+class StampGapCounter:
+    """Counts the images missing from a stream by the gaps between their stamps.
+
+    Whole frames can be lost in transport, or replaced in a subscription that keeps only the newest one
+    while the node is busy; either way the node only sees a longer gap. The frame period is learnt from
+    the gaps of one period or so.
+    """
+
+    def __init__(self):
+        self.period = None
+        self.last_stamp = None
+        self.missing = 0
+
+    def update(self, stamp):
+        """Add the image stamped `stamp` (seconds); return how many images are missing just before it."""
+        missed = 0
+        if self.last_stamp is not None and stamp > self.last_stamp:
+            gap = stamp - self.last_stamp
+            if self.period is None:
+                self.period = gap
+            elif gap > 1.5 * self.period:
+                missed = round(gap / self.period) - 1
+            else:
+                self.period += 0.1 * (gap - self.period)
+        self.last_stamp = stamp
+        self.missing += missed
+        return missed
+
+
 def spin_node(node_class, args=None):
-    """The `main()` of every node executable: init, spin until Ctrl-C or shutdown, clean up."""
+    """The `main()` of every node executable: init, spin until Ctrl-C or shutdown, clean up.
+
+    A node that cannot start (a bad parameter value, a missing file) exits with one line naming the
+    problem and status 1, not a traceback.
+    """
+    use_shipped_dds_profile()
     rclpy.init(args=args)
-    node = node_class()
+    try:
+        node = node_class()
+    except (ValueError, OSError) as error:
+        rclpy.try_shutdown()
+        sys.exit(f"{node_class.__name__}: {error}")
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):

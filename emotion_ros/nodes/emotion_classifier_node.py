@@ -15,7 +15,9 @@ from ..vision.pipeline import crop_face, face_emotions
 from ..vision.smoothing import EmotionSmoother
 from ..vision.stream import smooth_faces
 from .common import (
+    AT_LEAST_ONE,
     IMAGE_RELIABILITY_DESCRIPTION,
+    NOT_NEGATIVE,
     box_from_roi,
     declare_parameters,
     image_msg,
@@ -34,6 +36,14 @@ PARAMETERS = {
                                "does not flicker on live video; 0 classifies every image on its own (photos)",
     "switch_margin": "live video: the label changes only when another class's smoothed probability leads by this",
     "reliable_images": IMAGE_RELIABILITY_DESCRIPTION,
+    "max_faces": "at most this many faces of a face array are classified, the largest first",
+}
+CHECKS = {
+    "face_margin": NOT_NEGATIVE,
+    "image_cache_size": AT_LEAST_ONE,
+    "smoothing_time_constant": NOT_NEGATIVE,
+    "switch_margin": NOT_NEGATIVE,
+    "max_faces": AT_LEAST_ONE,
 }
 # Seconds after which the smoothing state of a face that is no longer reported is dropped.
 SMOOTHING_MEMORY = 2.0
@@ -62,7 +72,7 @@ def emotion_msgs(faces):
 class EmotionClassifierNode(Node):
     def __init__(self, **kwargs):
         super().__init__("emotion_classifier_node", **kwargs)
-        self.params = declare_parameters(self, PARAMETERS)
+        self.params = declare_parameters(self, PARAMETERS, CHECKS)
         self.classifier = EmotionClassifier(flip_tta=self.params.flip_tta)
         self.smoother = None
         if self.params.smoothing_time_constant > 0:
@@ -97,27 +107,44 @@ class EmotionClassifierNode(Node):
     def classify(self, image_msg_in, faces_msg):
         try:
             image = image_from_msg(image_msg_in)
-            boxes = [box_from_roi(face.roi) for face in faces_msg.faces]
-            scores = self.classifier.predict([crop_face(image, box, self.params.face_margin) for box in boxes])
         except (ValueError, TypeError) as error:
             self.get_logger().warning(f"skipping image {stamp_key(faces_msg.header)}: {error}")
             return
-        face_ids = [face.face_id for face in faces_msg.faces]
+        faces_in = list(faces_msg.faces)
+        if len(faces_in) > self.params.max_faces:
+            self.get_logger().warning(f"image {stamp_key(faces_msg.header)}: classifying the {self.params.max_faces} "
+                                      f"largest of {len(faces_in)} faces (max_faces)", throttle_duration_sec=10.0)
+            largest = sorted(range(len(faces_in)), key=lambda i: -faces_in[i].roi.width * faces_in[i].roi.height)
+            faces_in = [faces_in[i] for i in sorted(largest[: self.params.max_faces])]
+        kept, crops = [], []
+        for face in faces_in:  # a bad box costs only its own face
+            try:
+                crops.append(crop_face(image, box_from_roi(face.roi), self.params.face_margin))
+                kept.append(face)
+            except ValueError as error:
+                self.get_logger().warning(
+                    f"image {stamp_key(faces_msg.header)}: skipping face {face.face_id!r}: {error}")
+        boxes = [box_from_roi(face.roi) for face in kept]
+        scores = self.classifier.predict(crops)
+        face_ids = [face.face_id for face in kept]
         if self.smoother is not None:
-            faces = self.smoothed(boxes, scores, face_ids, faces_msg)
+            faces = self.smoothed(boxes, scores, face_ids, kept, faces_msg.header)
         else:
-            faces = face_emotions(boxes, scores, face_ids, [face.confidence for face in faces_msg.faces])
+            faces = face_emotions(boxes, scores, face_ids, [face.confidence for face in kept])
         emotions = EmotionArray(header=faces_msg.header, classes=list(CLASSES), emotions=emotion_msgs(faces))
         self.publisher.publish(emotions)
         if self.annotated_publisher.get_subscription_count() > 0:
             self.annotated_publisher.publish(image_msg(draw_faces(image, faces), faces_msg.header))
 
-
-    def smoothed(self, boxes, scores, face_ids, faces_msg):
-        stamp = stamp_seconds(faces_msg.header)
+    def smoothed(self, boxes, scores, face_ids, faces, header):
+        stamp = stamp_seconds(header)
         self.smoother.forget_stale(stamp, SMOOTHING_MEMORY)
-        return smooth_faces(self.smoother, boxes, scores, face_ids, [f.confidence for f in faces_msg.faces], stamp)
+        return smooth_faces(self.smoother, boxes, scores, face_ids, [f.confidence for f in faces], stamp)
 
 
 def main(args=None):
     spin_node(EmotionClassifierNode, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,15 +1,18 @@
 """face_detection_node: finds the faces of the newest frame on `image_raw`, publishes them on `faces`."""
 
+import time
+
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
 from ..msg import Face, FaceArray
 from ..vision.boxes import left_to_right
-from ..vision.detectors import detector_from_params
+from ..vision.detectors import detect_faces, detector_from_params
 from ..vision.images import image_from_msg
 from ..vision.tracking import FaceTracker
-from .common import IMAGE_RELIABILITY_DESCRIPTION, declare_parameters, image_qos, roi_msg, spin_node, stamp_seconds
+from .common import (AT_LEAST_ONE, IMAGE_RELIABILITY_DESCRIPTION, NOT_NEGATIVE, StampGapCounter, declare_parameters,
+                     image_qos, roi_msg, spin_node, stamp_seconds)
 
 PARAMETERS = {
     "detector": "face detector: haar_stream (live video, tracks between scans), mtcnn (photos, small or "
@@ -21,23 +24,40 @@ PARAMETERS = {
                    "false numbers the faces of each image face_0, face_1, ... left to right (photos)",
     "max_missed_seconds": "a tracked face missing longer than this gets a new face_id when it comes back",
     "reliable_images": IMAGE_RELIABILITY_DESCRIPTION,
+    "max_faces": "at most this many faces per image, the largest first, so that a crowd cannot stall the pipeline",
+    "max_image_side": "images with a longer side than this (pixels) are searched on a scaled-down copy; boxes "
+                      "stay in the image's pixels",
 }
+CHECKS = {
+    "min_face_size": AT_LEAST_ONE,
+    "min_confidence": ("between 0 and 1", lambda value: 0 <= value <= 1),
+    "detect_every": AT_LEAST_ONE,
+    "max_missed_seconds": NOT_NEGATIVE,
+    "max_faces": AT_LEAST_ONE,
+    "max_image_side": ("at least 64", lambda value: value >= 64),
+}
+# Seconds between two warnings about images missing from image_raw.
+GAP_WARNING_PERIOD = 10.0
 
 
 class FaceDetectionNode(Node):
     def __init__(self, **kwargs):
         super().__init__("face_detection_node", **kwargs)
-        self.params = declare_parameters(self, PARAMETERS)
+        self.params = declare_parameters(self, PARAMETERS, CHECKS)
         self.detector = detector_from_params(vars(self.params))
         self.detector(np.full((120, 160, 3), 128, np.uint8))  # load lazily built graphs before the first frame
         self.tracker = FaceTracker(self.params.max_missed_seconds) if self.params.track_faces else None
+        self.gaps = StampGapCounter()
+        self.gap_warning = (time.monotonic(), 0)  # when the last warning was given, and the count then
         self.publisher = self.create_publisher(FaceArray, "faces", 10)
         self.create_subscription(Image, "image_raw", self.on_image, image_qos(self.params.reliable_images))
         self.get_logger().info(f"detecting faces with {self.params.detector}")
 
     def on_image(self, msg):
+        self.check_gaps(stamp_seconds(msg.header))
         try:
-            detections = self.detector(image_from_msg(msg))
+            detections = detect_faces(self.detector, image_from_msg(msg), self.params.max_image_side,
+                                      self.params.max_faces)
         except ValueError as error:
             self.get_logger().warning(f"skipping image {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}: {error}")
             return
@@ -53,6 +73,21 @@ class FaceDetectionNode(Node):
         ]
         self.publisher.publish(FaceArray(header=msg.header, faces=faces))
 
+    def check_gaps(self, stamp):
+        """Warn, at most every GAP_WARNING_PERIOD seconds, when images are missing between the ones received."""
+        self.gaps.update(stamp)
+        warned_at, missing_then = self.gap_warning
+        now = time.monotonic()
+        if self.gaps.missing > missing_then and now - warned_at >= GAP_WARNING_PERIOD:
+            self.get_logger().warning(
+                f"{self.gaps.missing - missing_then} image(s) missing on image_raw in the last {now - warned_at:.0f} s "
+                f"(gaps between stamps): lost between processes, or this node is slower than the camera")
+            self.gap_warning = (now, self.gaps.missing)
+
 
 def main(args=None):
     spin_node(FaceDetectionNode, args)
+
+
+if __name__ == "__main__":
+    main()

@@ -8,7 +8,9 @@ from ..msg import EmotionArray, SocialResponse
 from ..results import FaceEmotion
 from ..social.emoji import render_emoji
 from ..social.policy import SocialResponsePolicy
-from .common import LATCHED_QOS, box_from_roi, declare_parameters, image_msg, spin_node, stamp_seconds
+from ..social.prompts import SHIPPED_LANGUAGES
+from .common import (AT_LEAST_ONE, LATCHED_QOS, NOT_NEGATIVE, box_from_roi, declare_parameters, image_msg, spin_node,
+                     stamp_seconds)
 
 PARAMETERS = {
     "language": "language of the shipped prompt table: en or fr",
@@ -20,6 +22,15 @@ PARAMETERS = {
     "emoji_image_size": "side in pixels of the emoji picture published on emoji/image",
     "follow_face": "keep attending to the same face_id while it stays in view (live video); false takes the "
                    "largest face of every image (unrelated photos, whose ids restart at face_0)",
+}
+CHECKS = {
+    "language": (f"one of {', '.join(SHIPPED_LANGUAGES)} (prompts_file takes a table of your own)",
+                 lambda value: value in SHIPPED_LANGUAGES),
+    "dwell_time": NOT_NEGATIVE,
+    "question_cooldown": NOT_NEGATIVE,
+    "idle_timeout": NOT_NEGATIVE,
+    "face_lost_timeout": NOT_NEGATIVE,
+    "emoji_image_size": AT_LEAST_ONE,
 }
 
 
@@ -39,7 +50,7 @@ def faces_from_msg(msg):
 class SocialResponseNode(Node):
     def __init__(self, **kwargs):
         super().__init__("social_response_node", **kwargs)
-        self.params = declare_parameters(self, PARAMETERS)
+        self.params = declare_parameters(self, PARAMETERS, CHECKS)
         self.policy = SocialResponsePolicy(
             self.params.prompts_file or self.params.language,
             dwell_time=self.params.dwell_time,
@@ -87,3 +98,7 @@ class SocialResponseNode(Node):
 
 def main(args=None):
     spin_node(SocialResponseNode, args)
+
+
+if __name__ == "__main__":
+    main()

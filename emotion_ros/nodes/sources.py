@@ -51,6 +51,9 @@ class FrameSource:
         self._next_attempt = 0.0
         self._photos = photo_paths(self.target) if self.kind == "photos" else []
         self._photo_index = 0
+        if self.kind == "video" and not self._open():
+            # A camera may come back; a file that OpenCV cannot read as a video never will.
+            raise ValueError(f"cannot read {self.target} as a video (OpenCV found no video stream in it)")
 
     def read(self):
         if self.finished:
