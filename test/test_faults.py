@@ -90,3 +90,23 @@ def test_export_needs_an_explicit_destination():
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "the following arguments are required: --out-dir" in result.stderr
+
+
+@pytest.mark.parametrize("signal_number", [2, 15], ids=["SIGINT", "SIGTERM"])
+def test_bringup_stops_cleanly_on_a_signal(signal_number):
+    """Live video: after Ctrl-C or SIGTERM the process ends at once, with no thread dying under a callback."""
+    from emotion_ros.apps.samples import sample_video
+
+    process = subprocess.Popen([sys.executable, "-m", "emotion_ros.apps.cli", "bringup", "--source",
+                                str(sample_video())], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)})
+    try:
+        for line in process.stdout:
+            if line.startswith("image 5 "):
+                break
+        process.send_signal(signal_number)
+        _, errors = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    assert "Traceback" not in errors and "Exception in thread" not in errors

@@ -256,9 +256,11 @@ def test_stamp_gaps_count_the_missing_images():
     from emotion_ros.nodes.common import StampGapCounter
 
     gaps = StampGapCounter()
-    stamps = [0.0, 0.066, 0.133, 0.2, 0.4, 0.466, 0.533, 0.8, 0.866]  # 15 fps; 2 missing, then 3
+    period = 1 / 15
+    # 15 fps after one odd short gap at the start; then 2 images missing, later 3
+    stamps = [0.0, 0.01] + [0.01 + period * n for n in (1, 2, 3, 4, 5, 6, 9, 10, 11, 15, 16)]
     missed = [gaps.update(stamp) for stamp in stamps]
-    assert missed == [0, 0, 0, 0, 2, 0, 0, 3, 0]
+    assert missed == [0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 3, 0]
     assert gaps.missing == 5
     assert gaps.update(0.5) == 0  # a stamp going back (a looping file) is not a gap
 
@@ -285,7 +287,8 @@ def test_camera_size_frames_cross_processes_without_loss(executor, tmp_path):
     camera = subprocess.Popen(
         [sys.executable, "-m", "emotion_ros.nodes.camera_node", "--ros-args", "-p", f"source:={video}",
          "-p", "fps:=15.0", "-p", "loop:=false"],
-        env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
     try:
         spin_until(executor, lambda: len(received) == 45, timeout=30.0)
         spin_for(executor, 0.5)

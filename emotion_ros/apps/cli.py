@@ -138,6 +138,16 @@ def run_train(args):
     return 0
 
 
+def add_training_arguments(parser, learning_rate):
+    """What `train` and `train-gpu` share: the network's width, the loss weights, the seed, smoke tests."""
+    parser.add_argument("--learning-rate", type=float, default=learning_rate, help="peak of the cosine schedule")
+    parser.add_argument("--width", type=int, default=32, help="filters of the first block, doubled per block")
+    parser.add_argument("--class-weight-power", type=float, default=0.5,
+                        help="loss weight per class = (1/frequency)^power: 0 none, 1 fully balanced")
+    parser.add_argument("--limit", type=int, help="use only the first N faces of each split (smoke tests)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
 def add_train_parser(subparsers):
     from ..model.training import DEFAULT_TRAIN, DEFAULT_VAL
 
@@ -152,13 +162,8 @@ def add_train_parser(subparsers):
     parser.add_argument("--run-dir", default="runs/emotion_cnn", help="where checkpoints and curves go")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=2e-3, help="peak of the cosine schedule")
-    parser.add_argument("--width", type=int, default=32, help="filters of the first block, doubled per block")
-    parser.add_argument("--class-weight-power", type=float, default=0.5,
-                        help="loss weight per class = (1/frequency)^power: 0 none, 1 fully balanced")
-    parser.add_argument("--limit", type=int, help="use only the first N faces of each split (smoke tests)")
+    add_training_arguments(parser, learning_rate=2e-3)
     parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.keras")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init-from", metavar="MODEL.keras",
                         help="start from these weights with a new warm-up and cosine cycle (a longer training "
                              "after a finished one); the architecture comes from the file, --width is ignored")
@@ -218,25 +223,20 @@ def add_train_gpu_parser(subparsers):
     parser = subparsers.add_parser(
         "train-gpu", help="train the emotion CNN in minutes on a GPU (any Keras backend)",
         description="Train on a dataset packed by pack-data, with bfloat16, large batches and augmentation on the "
-                    "device. Without --epochs, the warm-up epochs are timed and the cosine schedule is sized to "
-                    "finish within --time-budget. Writes OUT_DIR/best.keras, last.keras, history.csv, curves.png "
-                    "and train_config.json.")
+                    "device. Without --epochs, a three-epoch warm-up is followed by a cosine decay that runs on "
+                    "the clock and ends when --time-budget is spent. Writes OUT_DIR/best.keras, last.keras, "
+                    "history.csv, curves.png and train_config.json.")
     parser.add_argument("data", metavar="PACKED.npz", help="written by emotion-ros pack-data")
     parser.add_argument("--out-dir", required=True)
-    parser.add_argument("--width", type=int, default=32, help="filters of the first block, doubled per block")
+    add_training_arguments(parser, learning_rate=3e-3)
     parser.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw", help="sgd: Nesterov momentum 0.9")
-    parser.add_argument("--learning-rate", type=float, default=3e-3, help="peak of the cosine schedule")
     parser.add_argument("--weight-decay", type=float, default=0.05, help="decoupled, on kernels only")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--time-budget", type=float, default=480.0, help="seconds for the whole run, loading included")
     parser.add_argument("--epochs", type=int, help="a fixed number of epochs instead of the time budget")
     parser.add_argument("--erasing", type=float, default=0.5, help="fraction of faces with a random patch erased")
     parser.add_argument("--dropout", type=float, default=0.4, help="before the last layer")
-    parser.add_argument("--class-weight-power", type=float, default=0.5,
-                        help="loss weight per class = (1/frequency)^power: 0 none, 1 fully balanced")
     parser.add_argument("--float32", action="store_true", help="no bfloat16 mixed precision")
-    parser.add_argument("--limit", type=int, help="use only the first N faces of each split (smoke tests)")
-    parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(run=run_train_gpu)
 
 

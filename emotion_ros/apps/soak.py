@@ -7,10 +7,11 @@ import time
 import numpy as np
 import rclpy
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from rclpy.time import Time
 
 from ..msg import EmotionArray
-from ..nodes.bringup import make_nodes, ros_arguments, spin_in_threads, stop_threads
+from ..nodes.bringup import make_nodes, ros_arguments, spin_in_threads, stop_on_signals, stop_threads
 from ..nodes.common import use_shipped_dds_profile
 
 
@@ -50,7 +51,8 @@ def soak(source, seconds, window=60.0, params_files=(), echo=print):
     """Run the four nodes on `source` for `seconds`; return one summary per `window` of seconds."""
     arguments = ros_arguments(params_files)
     use_shipped_dds_profile()
-    rclpy.init(args=arguments)
+    stop = stop_on_signals()
+    rclpy.init(args=arguments, signal_handler_options=SignalHandlerOptions.NO)
     nodes, executors, windows = [], [], []
     try:
         nodes, camera = make_nodes(source)
@@ -61,9 +63,7 @@ def soak(source, seconds, window=60.0, params_files=(), echo=print):
         for index in range(int(seconds // window)):
             frames_before = camera.frames_published
             window_start = started + index * window
-            while rclpy.ok() and time.monotonic() < window_start + window:
-                time.sleep(0.1)
-            if not rclpy.ok():
+            if stop.wait(max(0.0, window_start + window - time.monotonic())):
                 break
             summary = summarize_window(index, window_start, window_start + window, monitor.arrivals,
                                        camera.frames_published - frames_before, rss_mib())

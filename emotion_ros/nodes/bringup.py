@@ -2,12 +2,14 @@
 `ros2 launch` (the launch tools are not on PyPI). Same executables' classes, same parameter files.
 """
 
+import signal
 import threading
 import time
 from pathlib import Path
 
 import cv2
 import rclpy
+from rclpy.signals import SignalHandlerOptions
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -112,6 +114,17 @@ def _spin(executor):
         pass
 
 
+def stop_on_signals():
+    """An event set by Ctrl-C or SIGTERM. rclpy's own handlers would invalidate the context while node
+    callbacks still run in their threads; with this one the caller stops the executors first, then shuts
+    rclpy down. Pass `signal_handler_options=SignalHandlerOptions.NO` to rclpy.init."""
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, lambda *_: stop.set())
+    return stop
+
+
 def stop_threads(executors, timeout=5.0):
     """Stop every executor and wait for its callback in progress, so no node is destroyed under a callback."""
     for executor, _ in executors:
@@ -126,7 +139,8 @@ def bringup(source, params_files=(), out_dir=None, max_seconds=None, echo=print)
     camera_node: the images come from elsewhere on `image_raw`, e.g. `emotion-ros bag play`."""
     arguments = ros_arguments(params_files)
     use_shipped_dds_profile()
-    rclpy.init(args=arguments)
+    stop = stop_on_signals()
+    rclpy.init(args=arguments, signal_handler_options=SignalHandlerOptions.NO)
     nodes, executors = [], []
     try:
         nodes, camera = make_nodes(source)
@@ -134,8 +148,7 @@ def bringup(source, params_files=(), out_dir=None, max_seconds=None, echo=print)
         nodes.append(monitor)
         executors = spin_in_threads(nodes)
         started = time.monotonic()
-        while rclpy.ok():
-            time.sleep(0.1)
+        while not stop.wait(0.1):
             now = time.monotonic()
             if max_seconds is not None and now - started > max_seconds:
                 echo(f"stopping after {max_seconds:g} s")
@@ -143,13 +156,11 @@ def bringup(source, params_files=(), out_dir=None, max_seconds=None, echo=print)
             if camera is not None and camera.source.finished:
                 all_received = monitor.emotion_arrays >= camera.frames_published
                 if all_received or now - monitor.last_received > DRAIN_TIMEOUT:
-                    time.sleep(1.0)  # let the social response of the last image arrive
+                    stop.wait(1.0)  # let the social response of the last image arrive
                     echo(f"done: {camera.frames_published} image(s) sent, "
                          f"{monitor.emotion_arrays} emotion array(s) received")
                     break
         return monitor.emotion_arrays
-    except KeyboardInterrupt:
-        return 0
     finally:
         stop_threads(executors)
         for node in nodes:

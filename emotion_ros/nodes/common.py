@@ -2,7 +2,11 @@
 profile for large images, message conversion, and the `main()` of every node executable."""
 
 import os
+import re
+import statistics
 import sys
+from collections import deque
+from pathlib import Path
 from types import SimpleNamespace
 
 import rclpy
@@ -35,7 +39,7 @@ LATCHED_QOS = QoSProfile(
 )
 
 
-DDS_PROFILE_VARIABLES = ("FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
+DDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")  # Fast DDS 3, 2
 DDS_PROFILE = "fastdds_large_images.xml"
 
 
@@ -43,8 +47,20 @@ def use_shipped_dds_profile():
     """Make Fast DDS carry camera-size images between processes (config/fastdds_large_images.xml says what
     was lost without it), unless the user chose a profile. Call before rclpy.init()."""
     if not any(os.environ.get(name) for name in DDS_PROFILE_VARIABLES):
-        for name in DDS_PROFILE_VARIABLES:
-            os.environ[name] = str(config_path(DDS_PROFILE))
+        os.environ[_profile_variable()] = str(config_path(DDS_PROFILE))
+
+
+def _profile_variable():
+    """Fast DDS 3 (Kilted, rmw_fastrtps 9) reads FASTDDS_DEFAULT_PROFILES_FILE and warns about the old name;
+    Fast DDS 2 (Jazzy, rmw_fastrtps 8) reads only FASTRTPS_DEFAULT_PROFILES_FILE."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        package_xml = Path(get_package_share_directory("rmw_fastrtps_cpp")) / "package.xml"
+        version = re.search(r"<version>(\d+)\.", package_xml.read_text())
+    except (ImportError, LookupError, OSError, ValueError):
+        version = None
+    return DDS_PROFILE_VARIABLES[1] if version and int(version.group(1)) < 9 else DDS_PROFILE_VARIABLES[0]
 
 
 # Checks of parameter values: (what is required, test). A node refuses to start with a value that fails.
@@ -97,12 +113,13 @@ class StampGapCounter:
     """Counts the images missing from a stream by the gaps between their stamps.
 
     Whole frames can be lost in transport, or replaced in a subscription that keeps only the newest one
-    while the node is busy; either way the node only sees a longer gap. The frame period is learnt from
-    the gaps of one period or so.
+    while the node is busy; either way the node only sees a longer gap. The frame period is the median of
+    the recent gaps, so one odd gap at the start cannot skew it.
     """
 
-    def __init__(self):
-        self.period = None
+    def __init__(self, history=31, min_gaps=5):
+        self.gaps = deque(maxlen=history)
+        self.min_gaps = min_gaps
         self.last_stamp = None
         self.missing = 0
 
@@ -111,12 +128,11 @@ class StampGapCounter:
         missed = 0
         if self.last_stamp is not None and stamp > self.last_stamp:
             gap = stamp - self.last_stamp
-            if self.period is None:
-                self.period = gap
-            elif gap > 1.5 * self.period:
-                missed = round(gap / self.period) - 1
-            else:
-                self.period += 0.1 * (gap - self.period)
+            if len(self.gaps) >= self.min_gaps:
+                period = statistics.median(self.gaps)
+                if gap > 1.5 * period:
+                    missed = round(gap / period) - 1
+            self.gaps.append(gap)
         self.last_stamp = stamp
         self.missing += missed
         return missed
