@@ -3,6 +3,8 @@
     ros2 launch emotion_ros bringup.launch.py source:=/path/to/photos
     ros2 launch emotion_ros bringup.launch.py source:=0 params_file:=/path/to/my_params.yaml
     ros2 launch emotion_ros bringup.launch.py use_camera:=false   # images from `ros2 bag play`
+    ros2 launch emotion_ros bringup.launch.py use_camera:=false image_topic:=/camera/color/image_raw
+    ros2 launch emotion_ros bringup.launch.py namespace:=head   # /head/emotions, /head/emoji, ...
 
 `emotion-ros bringup` runs the same nodes with the same parameter files where `ros2 launch` is missing.
 """
@@ -29,6 +31,11 @@ def generate_launch_description():
                               description="YAML parameters applied on top of the package's config/params.yaml"),
         DeclareLaunchArgument("use_camera", default_value="true",
                               description="start camera_node; false when image_raw comes from a bag or a driver"),
+        DeclareLaunchArgument("image_topic", default_value="image_raw",
+                              description="the image topic the nodes read (and camera_node publishes), e.g. a "
+                                          "camera driver's /camera/color/image_raw"),
+        DeclareLaunchArgument("namespace", default_value="",
+                              description="namespace of the four nodes and their topics, for several instances"),
     ]
     nodes = []
     for executable in NODE_EXECUTABLES:
@@ -38,5 +45,7 @@ def generate_launch_description():
             parameters.append({"source": LaunchConfiguration("source")})
             condition = IfCondition(LaunchConfiguration("use_camera"))
         nodes.append(Node(package="emotion_ros", executable=executable, name=executable,
-                          parameters=parameters, output="screen", condition=condition))
+                          namespace=LaunchConfiguration("namespace"), parameters=parameters,
+                          remappings=[("image_raw", LaunchConfiguration("image_topic"))], output="screen",
+                          condition=condition))
     return LaunchDescription(arguments + nodes)

@@ -19,7 +19,7 @@ ALLOWED = {
     "model": {"vision"},
     "nodes": {"vision", "social", "msg"},
     "bags": {"vision", "nodes", "msg"},
-    "apps": {"vision", "social", "nodes", "bags", "model"},
+    "apps": {"vision", "social", "nodes", "bags", "model", "msg"},
 }
 ROS_OR_TENSORFLOW = ("rclpy", "rcl_interfaces", "sensor_msgs", "std_msgs", "builtin_interfaces", "tensorflow", "keras",
                      "mtcnn")

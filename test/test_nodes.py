@@ -297,3 +297,93 @@ def test_camera_size_frames_cross_processes_without_loss(executor, tmp_path):
         output = camera.communicate(timeout=10)[0]
     assert len(received) == 45, output
     assert (received[0].width, received[0].height) == (640, 480)
+
+
+def test_renamed_nodes_find_their_defaults_and_two_instances_run(executor):
+    first = FaceDetectionNode(cli_args=["--ros-args", "-r", "__node:=left_detector"])
+    second = FaceDetectionNode(cli_args=["--ros-args", "-r", "__node:=right_detector"])
+    start(executor, first, second)
+    assert (first.get_name(), second.get_name()) == ("left_detector", "right_detector")
+    assert first.params.detector == second.params.detector
+    assert first.params.max_faces == 20
+
+
+def test_parameters_are_checked_when_set_and_applied_live(executor):
+    from emotion_ros.nodes.social_response_node import SocialResponseNode
+
+    detector = FaceDetectionNode()
+    social = SocialResponseNode()
+    start(executor, detector, social)
+
+    refused = detector.set_parameters([Parameter("max_faces", value=0)])[0]
+    assert not refused.successful and "max_faces must be 1 or more" in refused.reason
+    assert detector.params.max_faces == 20
+    assert detector.set_parameters([Parameter("max_faces", value=5)])[0].successful
+    assert detector.params.max_faces == 5
+    read_only = detector.set_parameters([Parameter("detector", value="mtcnn")])[0]
+    assert not read_only.successful and "read-only" in read_only.reason
+
+    assert social.set_parameters([Parameter("language", value="fr")])[0].successful
+    assert social.policy.prompts.language == "fr"
+    refused = social.set_parameters([Parameter("language", value="de")])[0]
+    assert not refused.successful and "language must be one of en, fr" in refused.reason
+    refused = social.set_parameters([Parameter("prompts_file", value="/no/such/prompts.yaml")])[0]
+    assert not refused.successful and "/no/such/prompts.yaml" in refused.reason
+    assert social.policy.prompts.language == "fr"
+    assert social.set_parameters([Parameter("dwell_time", value=0.25)])[0].successful
+    assert social.policy.dwell_time == 0.25
+    refused = social.set_parameters([Parameter("idle_timeout", value=-1.0)])[0]
+    assert not refused.successful and social.policy.idle_timeout == 3.0
+
+
+def test_a_misspelt_parameter_is_named_in_a_warning(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    params = tmp_path / "mine.yaml"
+    params.write_text("face_detection_node:\n  ros__parameters:\n    dettector: mtcnn\n")
+    node = subprocess.Popen([sys.executable, "-m", "emotion_ros.nodes.face_detection_node", "--ros-args",
+                             "--params-file", str(params)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)})
+    try:
+        lines = []
+        for line in node.stdout:
+            lines.append(line)
+            if "detecting faces with" in line:
+                break
+    finally:
+        node.terminate()
+        node.communicate(timeout=10)
+    assert any("ignoring unknown parameter(s) dettector" in line for line in lines), lines
+
+
+def test_bringup_reads_a_camera_drivers_own_topic(executor):
+    """`emotion-ros bringup --image-topic`: the nodes of another process read the driver's topic, not image_raw."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    driver = Node("fake_camera_driver")  # a real publisher standing for a camera driver
+    publisher = driver.create_publisher(Image, "/test_cam/color/image_raw", 10)
+    start(executor, driver)
+    bringup = subprocess.Popen(
+        [sys.executable, "-m", "emotion_ros.apps.cli", "bringup", "--image-topic", "/test_cam/color/image_raw",
+         "--params-file", str(config_path("photos.yaml")), "--max-seconds", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)})
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(bringup.stdout), daemon=True)
+    reader.start()
+    frame = cv2.resize(cv2.imread(str(POSED_SURPRISE)), (320, 240))
+    try:
+        assert spin_until(executor, lambda: publisher.get_subscription_count() >= 2, 60.0)
+        for index in range(20):
+            publisher.publish(image_msg(frame, header(200.0 + index)))
+            if spin_until(executor, lambda: any("1 face(s)" in line for line in lines), timeout=1.0):
+                break
+    finally:
+        bringup.terminate()
+        bringup.wait(timeout=20)
+        reader.join(timeout=5)
+    assert any(line.startswith("image 1 (stamp 200.000, frame test_camera): 1 face(s)") for line in lines), lines

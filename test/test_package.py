@@ -64,7 +64,7 @@ def test_launch_file_starts_the_four_executables_with_the_same_yaml():
     assert "NODE_EXECUTABLES" in imports
     arguments = [node.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Call)
                  and getattr(node.func, "id", "") == "DeclareLaunchArgument"]
-    assert arguments == ["source", "params_file", "use_camera"]
+    assert arguments == ["source", "params_file", "use_camera", "image_topic", "namespace"]
     assert '"config", "params.yaml"' in source
     try:
         from launch import LaunchDescription  # the repository's launch/ directory is no such package

@@ -5,7 +5,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..bags.commands import add_bag_parser
+from ..bags.commands import add_bag_parser, topic_remap
 from ..model.evaluation import add_evaluate_parser
 from .bench import add_bench_parser
 from .webcam import add_webcam_parser
@@ -71,7 +71,8 @@ def add_analyze_parser(subparsers):
 def run_bringup(args):
     from ..nodes.bringup import bringup
 
-    bringup(args.source, args.params_file, args.out, args.max_seconds)
+    remaps = ([("image_raw", args.image_topic)] if args.image_topic else []) + args.remap
+    bringup(args.source, args.params_file, args.out, args.max_seconds, remaps=remaps)
     return 0
 
 
@@ -109,6 +110,10 @@ def add_bringup_parser(subparsers):
                         help="parameters applied on top of config/params.yaml (repeatable; e.g. config/photos.yaml)")
     parser.add_argument("--out", help="save the annotated images published on emotions/image here")
     parser.add_argument("--max-seconds", type=float, help="stop after this many seconds")
+    parser.add_argument("--image-topic", help="the camera topic to read instead of image_raw, e.g. "
+                        "/camera/color/image_raw (your own camera driver; leave out --source)")
+    parser.add_argument("--remap", type=topic_remap, action="append", default=[], metavar="FROM:=TO",
+                        help="rename a topic of the nodes, ROS-style (repeatable), e.g. emotions:=/head/emotions")
     parser.set_defaults(run=run_bringup)
 
 

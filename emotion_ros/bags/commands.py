@@ -96,7 +96,8 @@ def add_analyze_parser(commands):
     parser.set_defaults(run=_analyze)
 
 
-def _topic_remap(text):
+def topic_remap(text):
+    """argparse type of FROM:=TO, ROS's remapping syntax."""
     source, separator, target = text.partition(":=")
     if not (separator and source and target):
         raise argparse.ArgumentTypeError(f"expected FROM:=TO, got {text!r}")
@@ -135,7 +136,7 @@ def add_play_parser(commands):
     parser.add_argument("--rate", type=_positive_float, default=1.0,
                         help="speed factor: 2 plays twice as fast, 0.5 half as fast (default 1)")
     parser.add_argument("--loop", action="store_true", help="start again at the end, until Ctrl-C")
-    parser.add_argument("--topic-remap", type=_topic_remap, nargs="+", action="extend", default=[],
+    parser.add_argument("--topic-remap", type=topic_remap, nargs="+", action="extend", default=[],
                         metavar="FROM:=TO", help="publish bag topic FROM on TO instead (repeatable)")
     parser.add_argument("--clock", action="store_true",
                         help="publish each message's bag time on /clock, for nodes with use_sim_time")

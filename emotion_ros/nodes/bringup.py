@@ -32,9 +32,12 @@ NODE_CLASSES = (CameraNode, FaceDetectionNode, EmotionClassifierNode, SocialResp
 DRAIN_TIMEOUT = 15.0
 
 
-def ros_arguments(params_files):
-    """rclpy arguments applying params.yaml, then each user file on top, to every node by its name."""
+def ros_arguments(params_files, remaps=()):
+    """rclpy arguments applying params.yaml, then each user file on top, to every node by its name, and the
+    (from, to) topic remaps to every node (`image_raw` to a camera driver's topic, say)."""
     arguments = ["--ros-args", "--params-file", str(config_path("params.yaml"))]
+    for source, target in remaps:
+        arguments += ["--remap", f"{source}:={target}"]
     for path in params_files:
         if not Path(path).is_file():
             raise FileNotFoundError(f"parameter file not found: {path}")
@@ -133,11 +136,12 @@ def stop_threads(executors, timeout=5.0):
         thread.join(timeout)
 
 
-def bringup(source, params_files=(), out_dir=None, max_seconds=None, echo=print):
+def bringup(source, params_files=(), out_dir=None, max_seconds=None, echo=print, remaps=()):
     """Run the four nodes on `source` until Ctrl-C, `max_seconds`, or the end of a photo directory or video
     that does not loop (after the last frame's emotions have arrived). Without a `source` there is no
-    camera_node: the images come from elsewhere on `image_raw`, e.g. `emotion-ros bag play`."""
-    arguments = ros_arguments(params_files)
+    camera_node: the images come from elsewhere on `image_raw`, e.g. `emotion-ros bag play` or a camera
+    driver whose topic `remaps` maps `image_raw` to."""
+    arguments = ros_arguments(params_files, remaps)
     use_shipped_dds_profile()
     stop = stop_on_signals()
     rclpy.init(args=arguments, signal_handler_options=SignalHandlerOptions.NO)

@@ -17,13 +17,14 @@ PARAMETERS = {
     "retry_period": "seconds between attempts to open a missing or unplugged camera",
 }
 CHECKS = {"fps": POSITIVE, "width": NOT_NEGATIVE, "height": NOT_NEGATIVE, "retry_period": POSITIVE}
+LIVE = ("frame_id",)  # the others shape the source or the timer
 
 
 class CameraNode(Node):
     def __init__(self, **kwargs):
         super().__init__("camera_node", **kwargs)
         self.source = None
-        self.params = declare_parameters(self, PARAMETERS, CHECKS)
+        self.params = declare_parameters(self, "camera_node", PARAMETERS, CHECKS, LIVE)
         self.source = FrameSource(
             self.params.source, self.params.width, self.params.height, self.params.loop, self.params.retry_period
         )

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import rclpy
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import Image, RegionOfInterest
 
@@ -69,25 +69,54 @@ NOT_NEGATIVE = ("0 or more", lambda value: value >= 0)
 AT_LEAST_ONE = ("1 or more", lambda value: value >= 1)
 
 
-def declare_parameters(node, descriptions, checks=None):
-    """Declare each parameter with its description and its default from config/params.yaml, and check the
-    values in force against `checks` ({name: (requirement, test)}).
+def declare_parameters(node, node_type, descriptions, checks=None, live=()):
+    """Declare each parameter with its description and its default from config/params.yaml, by node type
+    (so a renamed node, or a second instance, finds its defaults), and check the values in force.
 
-    Returns the values in force (defaults overridden by --params-file or launch arguments); a value that
-    fails its check raises a ValueError naming the parameter.
+    Returns the values in force (defaults overridden by --params-file or launch arguments) as a namespace
+    that stays current: a parameter named in `live` can be changed while the node runs (`ros2 param set`),
+    each change checked first and rejected with the reason when it fails; the others are read-only. A value
+    that fails its check at start raises a ValueError naming the parameter. Names given to this node in a
+    parameter file that it does not declare are warned about (a misspelt key would otherwise do nothing).
     """
-    defaults = node_params(node.get_name())
+    defaults = node_params(node_type)
     missing = set(descriptions) - set(defaults)
     if missing:
-        raise KeyError(f"config/params.yaml has no default for {node.get_name()}: {', '.join(sorted(missing))}")
-    values = {}
+        raise KeyError(f"config/params.yaml has no default for {node_type}: {', '.join(sorted(missing))}")
+    checks = checks or {}
     for name, description in descriptions.items():
-        node.declare_parameter(name, defaults[name], ParameterDescriptor(description=description))
-        values[name] = node.get_parameter(name).value
-    for name, (requirement, test) in (checks or {}).items():
-        if not test(values[name]):
-            raise ValueError(f"parameter {name} of {node.get_name()} must be {requirement}, not {values[name]!r}")
-    return SimpleNamespace(**values)
+        read_only = name not in live
+        suffix = "" if read_only else " (can be changed while running)"
+        descriptor = ParameterDescriptor(description=description + suffix, read_only=read_only)
+        node.declare_parameter(name, defaults[name], descriptor)
+    values = SimpleNamespace(**{name: node.get_parameter(name).value for name in descriptions})
+    for name, (requirement, test) in checks.items():
+        if not test(getattr(values, name)):
+            raise ValueError(f"parameter {name} of {node.get_name()} must be {requirement}, "
+                             f"not {getattr(values, name)!r}")
+    unknown = sorted(set(getattr(node, "_parameter_overrides", {})) - set(descriptions) - {"use_sim_time"})
+    unknown = [name for name in unknown if not name.startswith("qos_overrides.")]
+    if unknown:
+        node.get_logger().warning(f"ignoring unknown parameter(s) {', '.join(unknown)}: {node_type} declares "
+                                  f"{', '.join(descriptions)}")
+
+    def check_changes(parameters):
+        for parameter in parameters:
+            if parameter.name in checks:
+                requirement, test = checks[parameter.name]
+                if not test(parameter.value):
+                    return SetParametersResult(successful=False,
+                                               reason=f"{parameter.name} must be {requirement}")
+        return SetParametersResult(successful=True)
+
+    def keep_changes(parameters):
+        for parameter in parameters:
+            if parameter.name in descriptions:
+                setattr(values, parameter.name, parameter.value)
+
+    node.add_on_set_parameters_callback(check_changes)
+    node.add_post_set_parameters_callback(keep_changes)
+    return values
 
 
 def image_msg(image_bgr, header):

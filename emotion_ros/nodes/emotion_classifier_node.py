@@ -45,6 +45,7 @@ CHECKS = {
     "switch_margin": NOT_NEGATIVE,
     "max_faces": AT_LEAST_ONE,
 }
+LIVE = ("face_margin", "image_cache_size", "max_faces")  # the others build the model, smoother or subscription
 # Seconds after which the smoothing state of a face that is no longer reported is dropped.
 SMOOTHING_MEMORY = 2.0
 PENDING_FACE_ARRAYS = 10
@@ -72,7 +73,7 @@ def emotion_msgs(faces):
 class EmotionClassifierNode(Node):
     def __init__(self, **kwargs):
         super().__init__("emotion_classifier_node", **kwargs)
-        self.params = declare_parameters(self, PARAMETERS, CHECKS)
+        self.params = declare_parameters(self, "emotion_classifier_node", PARAMETERS, CHECKS, LIVE)
         self.classifier = EmotionClassifier(flip_tta=self.params.flip_tta)
         self.smoother = None
         if self.params.smoothing_time_constant > 0:

@@ -36,6 +36,7 @@ CHECKS = {
     "max_faces": AT_LEAST_ONE,
     "max_image_side": ("at least 64", lambda value: value >= 64),
 }
+LIVE = ("max_faces", "max_image_side")  # the others build the detector, the tracker or the subscription
 # Seconds between two warnings about images missing from image_raw.
 GAP_WARNING_PERIOD = 10.0
 
@@ -43,7 +44,7 @@ GAP_WARNING_PERIOD = 10.0
 class FaceDetectionNode(Node):
     def __init__(self, **kwargs):
         super().__init__("face_detection_node", **kwargs)
-        self.params = declare_parameters(self, PARAMETERS, CHECKS)
+        self.params = declare_parameters(self, "face_detection_node", PARAMETERS, CHECKS, LIVE)
         self.detector = detector_from_params(vars(self.params))
         self.detector(np.full((120, 160, 3), 128, np.uint8))  # load lazily built graphs before the first frame
         self.tracker = FaceTracker(self.params.max_missed_seconds) if self.params.track_faces else None

@@ -1,5 +1,6 @@
 """social_response_node: turns `emotions` into the robot head's emoji (text and picture) and questions."""
 
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -8,7 +9,7 @@ from ..msg import EmotionArray, SocialResponse
 from ..results import FaceEmotion
 from ..social.emoji import render_emoji
 from ..social.policy import SocialResponsePolicy
-from ..social.prompts import SHIPPED_LANGUAGES
+from ..social.prompts import SHIPPED_LANGUAGES, load_prompts
 from .common import (AT_LEAST_ONE, LATCHED_QOS, NOT_NEGATIVE, box_from_roi, declare_parameters, image_msg, spin_node,
                      stamp_seconds)
 
@@ -32,6 +33,7 @@ CHECKS = {
     "face_lost_timeout": NOT_NEGATIVE,
     "emoji_image_size": AT_LEAST_ONE,
 }
+LIVE = tuple(PARAMETERS)  # every one is applied to the policy at once
 
 
 def faces_from_msg(msg):
@@ -50,7 +52,7 @@ def faces_from_msg(msg):
 class SocialResponseNode(Node):
     def __init__(self, **kwargs):
         super().__init__("social_response_node", **kwargs)
-        self.params = declare_parameters(self, PARAMETERS, CHECKS)
+        self.params = declare_parameters(self, "social_response_node", PARAMETERS, CHECKS, LIVE)
         self.policy = SocialResponsePolicy(
             self.params.prompts_file or self.params.language,
             dwell_time=self.params.dwell_time,
@@ -65,7 +67,30 @@ class SocialResponseNode(Node):
         self.response_publisher = self.create_publisher(SocialResponse, "social_response", 10)
         self.emoji_images = {}  # emoji -> rendered BGR picture
         self.create_subscription(EmotionArray, "emotions", self.on_emotions, 10)
+        self.add_on_set_parameters_callback(self.check_prompts)
+        self.add_post_set_parameters_callback(self.apply_parameters)
         self.get_logger().info(f"answering in {self.policy.prompts.language}")
+
+    def check_prompts(self, parameters):
+        """A new language or prompts file is loaded before it is accepted: a broken table is refused."""
+        values = {parameter.name: parameter.value for parameter in parameters}
+        language = values.get("language", self.params.language)
+        prompts_file = values.get("prompts_file", self.params.prompts_file)
+        if ("language" in values or "prompts_file" in values) and (prompts_file or language in SHIPPED_LANGUAGES):
+            try:
+                self._new_prompts = load_prompts(prompts_file or language)
+            except (OSError, ValueError) as error:
+                return SetParametersResult(successful=False, reason=str(error))
+        return SetParametersResult(successful=True)  # an unknown language is refused by its CHECKS entry
+
+    def apply_parameters(self, parameters):
+        for parameter in parameters:
+            if parameter.name in ("language", "prompts_file"):
+                self.policy.prompts, self.policy.idle_emoji = self._new_prompts, self._new_prompts.idle_emoji
+            elif parameter.name == "emoji_image_size":
+                self.emoji_images.clear()
+            else:
+                setattr(self.policy, parameter.name, parameter.value)
 
     def on_emotions(self, msg):
         try:
