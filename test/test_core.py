@@ -151,3 +151,47 @@ def test_detect_faces_scales_huge_images_down_and_keeps_the_largest_faces():
     two = detect_faces(detector, photo, max_faces=2)
     areas = sorted((d.box[2] * d.box[3] for d in full), reverse=True)
     assert sorted((d.box[2] * d.box[3] for d in two), reverse=True) == areas[:2]
+
+
+def camera_frame(encoding, bgr):
+    """The frame a camera driver would publish for `bgr` in `encoding` (fields of sensor_msgs/Image)."""
+    from types import SimpleNamespace
+
+    height, width = bgr.shape[:2]
+    if encoding in ("yuv422", "uyvy", "yuv422_yuy2", "yuyv"):
+        code = cv2.COLOR_BGR2YUV_UYVY if encoding in ("yuv422", "uyvy") else cv2.COLOR_BGR2YUV_YUY2
+        data = cv2.cvtColor(bgr, code)
+    elif encoding.startswith("bayer_"):
+        pattern = encoding[6:10]  # the colours of the 2x2 cell, row by row: rggb, bggr, gbrg, grbg
+        channel = {"b": 0, "g": 1, "r": 2}
+        data = np.empty((height, width), np.uint8)
+        for index, colour in enumerate(pattern):
+            row, col = divmod(index, 2)
+            data[row::2, col::2] = bgr[row::2, col::2, channel[colour]]
+    elif encoding == "mono16":
+        data = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(">u2") * 257
+        return SimpleNamespace(height=height, width=width, encoding=encoding, is_bigendian=1, step=width * 2,
+                               data=data.tobytes())
+    else:
+        raise ValueError(encoding)
+    data = np.ascontiguousarray(data)
+    return SimpleNamespace(height=height, width=width, encoding=encoding, is_bigendian=0,
+                           step=data.strides[0], data=data.tobytes())
+
+
+@pytest.mark.parametrize("encoding", ["yuv422", "uyvy", "yuv422_yuy2", "yuyv", "bayer_rggb8", "bayer_bggr8",
+                                      "bayer_gbrg8", "bayer_grbg8", "mono16"])
+def test_camera_driver_encodings_give_back_the_photo(encoding):
+    from emotion_ros.vision.images import image_from_msg
+
+    photo = cv2.imread(str(sample_photos()[2]))[:400, :300]  # a posed face, even sides
+    image = image_from_msg(camera_frame(encoding, photo))
+    assert image.shape == photo.shape and image.dtype == np.uint8
+    error = np.abs(image.astype(int) - photo).mean()
+    if encoding == "mono16":
+        gray = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY).astype(int)
+        stretched = (gray - gray.min()) * 255 / (gray.max() - gray.min())
+        assert np.abs(image[:, :, 0] - stretched).mean() < 1.0
+        return
+    swapped = np.abs(image[:, :, ::-1].astype(int) - photo).mean()  # red and blue exchanged
+    assert error < 6.0 and error < swapped / 1.5, (error, swapped)

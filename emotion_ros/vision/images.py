@@ -4,14 +4,32 @@ The conversion works on any object with the Image fields (rclpy messages and ros
 so it replaces cv_bridge, whose PyPI port breaks on numpy 2.
 """
 
+import cv2
 import numpy as np
 
 MIN_IMAGE_SIDE = 8
 # Files read as photos, from folders (camera_node, `bag record-photos`) and datasets alike.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
-# encoding -> channels per pixel
-ENCODINGS = {"bgr8": 3, "rgb8": 3, "mono8": 1, "bgra8": 4, "rgba8": 4}
+# encoding -> (bytes per pixel, OpenCV conversion to BGR or None). The YUV 4:2:2 and Bayer encodings are
+# what USB and industrial camera drivers publish without conversion. ROS names a Bayer pattern by its first
+# row, OpenCV by its second: ROS bayer_rggb8 is OpenCV's BayerBG.
+ENCODINGS = {
+    "bgr8": (3, None),
+    "rgb8": (3, cv2.COLOR_RGB2BGR),
+    "mono8": (1, cv2.COLOR_GRAY2BGR),
+    "bgra8": (4, cv2.COLOR_BGRA2BGR),
+    "rgba8": (4, cv2.COLOR_RGBA2BGR),
+    "yuv422": (2, cv2.COLOR_YUV2BGR_UYVY),
+    "uyvy": (2, cv2.COLOR_YUV2BGR_UYVY),
+    "yuv422_yuy2": (2, cv2.COLOR_YUV2BGR_YUY2),
+    "yuyv": (2, cv2.COLOR_YUV2BGR_YUY2),
+    "bayer_rggb8": (1, cv2.COLOR_BayerBG2BGR),
+    "bayer_bggr8": (1, cv2.COLOR_BayerRG2BGR),
+    "bayer_gbrg8": (1, cv2.COLOR_BayerGR2BGR),
+    "bayer_grbg8": (1, cv2.COLOR_BayerGB2BGR),
+    "mono16": (2, None),
+}
 
 
 def check_image(image):
@@ -30,29 +48,30 @@ def check_image(image):
 
 
 def image_from_msg(msg):
-    """BGR uint8 (H, W, 3) from a sensor_msgs/Image; ValueError for what it cannot read."""
-    channels = ENCODINGS.get(msg.encoding)
-    if channels is None:
+    """BGR uint8 (H, W, 3) from a sensor_msgs/Image of any encoding in ENCODINGS; ValueError for what it
+    cannot read. mono16 is stretched to the frame's own range (infrared cameras use 10 to 16 bits)."""
+    if msg.encoding not in ENCODINGS:
         raise ValueError(f"unsupported image encoding {msg.encoding!r}; expected one of {', '.join(ENCODINGS)}")
+    pixel_bytes, conversion = ENCODINGS[msg.encoding]
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height == 0 or width == 0:
         raise ValueError(f"empty image ({width}x{height})")
-    if step < width * channels:
+    if step < width * pixel_bytes:
         raise ValueError(f"step {step} is shorter than a row of {width} {msg.encoding} pixels")
+    if pixel_bytes == 2 and msg.encoding != "mono16" and width % 2:
+        raise ValueError(f"{msg.encoding} needs an even width, got {width}")
     data = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, np.ndarray) else msg.data, np.uint8)
     if data.size < step * height:
         raise ValueError(f"image data has {data.size} bytes, fewer than step x height = {step * height}")
-    rows = data[: step * height].reshape(height, step)[:, : width * channels]
-    pixels = rows.reshape(height, width, channels)
-    if msg.encoding == "bgr8":
-        return np.ascontiguousarray(pixels)
-    if msg.encoding == "mono8":
-        return np.repeat(pixels, 3, axis=2)
-    if msg.encoding == "rgb8":
-        return np.ascontiguousarray(pixels[:, :, ::-1])
-    if msg.encoding == "bgra8":
-        return np.ascontiguousarray(pixels[:, :, :3])
-    return np.ascontiguousarray(pixels[:, :, 2::-1])  # rgba8
+    rows = np.ascontiguousarray(data[: step * height].reshape(height, step)[:, : width * pixel_bytes])
+    if msg.encoding == "mono16":
+        gray = rows.view(">u2" if msg.is_bigendian else "<u2").reshape(height, width)
+        gray = cv2.normalize(gray, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+    pixels = rows.reshape(height, width, pixel_bytes)
+    if conversion is None:
+        return pixels
+    return cv2.cvtColor(pixels[:, :, 0] if pixel_bytes == 1 else pixels, conversion)
 
 
 def image_fields(image_bgr):
