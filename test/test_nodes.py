@@ -371,7 +371,8 @@ def test_bringup_reads_a_camera_drivers_own_topic(executor):
     bringup = subprocess.Popen(
         [sys.executable, "-m", "emotion_ros.apps.cli", "bringup", "--image-topic", "/test_cam/color/image_raw",
          "--params-file", str(config_path("photos.yaml")), "--max-seconds", "60"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)})
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)})
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(bringup.stdout), daemon=True)
     reader.start()
