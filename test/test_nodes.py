@@ -388,3 +388,41 @@ def test_bringup_reads_a_camera_drivers_own_topic(executor):
         bringup.wait(timeout=20)
         reader.join(timeout=5)
     assert any(line.startswith("image 1 (stamp 200.000, frame test_camera): 1 face(s)") for line in lines), lines
+
+
+def test_compressed_images_flow_and_a_broken_jpeg_is_skipped(executor, tmp_path):
+    """image_transport: compressed on every node: JPEG frames from camera_node, stamps kept; a broken JPEG
+    from another publisher is logged and skipped, and the next frame is processed."""
+    from sensor_msgs.msg import CompressedImage
+
+    from emotion_ros.nodes.common import compressed_image_msg
+
+    compressed = [Parameter("image_transport", value="compressed")]
+    received = []
+    listener = Node("compressed_listener")
+    listener.create_subscription(CompressedImage, "image_raw/compressed", received.append, qos_profile_sensor_data)
+    sender = listener.create_publisher(CompressedImage, "image_raw/compressed", 10)
+    recorder = Recorder()
+    start(executor, listener, recorder, FaceDetectionNode(parameter_overrides=compressed),
+          EmotionClassifierNode(parameter_overrides=compressed))
+    assert spin_until(executor, lambda: sender.get_subscription_count() >= 3, 10.0)
+    frame = cv2.imread(str(POSED_SURPRISE))
+    broken = compressed_image_msg(frame, header(300.0))
+    broken.data = bytes(broken.data)[:200]  # a JPEG cut short
+    sender.publish(broken)
+    spin_for(executor, 0.5)
+    sender.publish(compressed_image_msg(frame, header(301.0)))
+    assert spin_until(executor, lambda: recorder.received["emotions"], 30.0)
+    assert recorder.stamps("emotions") == [(301, 0)]
+    assert len(recorder.received["emotions"][0].emotions) == 1
+
+    (tmp_path / "face.jpg").write_bytes(POSED_SURPRISE.read_bytes())
+    camera = CameraNode(parameter_overrides=[*compressed, Parameter("source", value=str(tmp_path)),
+                                             Parameter("frame_id", value="jpeg_camera")])
+    start(executor, camera)
+    assert spin_until(executor, lambda: any(m.header.frame_id == "jpeg_camera" for m in received), 10.0)
+    sent = next(m for m in received if m.header.frame_id == "jpeg_camera")
+    assert sent.format == "bgr8; jpeg compressed bgr8"
+    assert cv2.imdecode(np.frombuffer(bytes(sent.data), np.uint8), cv2.IMREAD_COLOR).shape == frame.shape
+    assert spin_until(executor, lambda: (sent.header.stamp.sec, sent.header.stamp.nanosec) in
+                      recorder.stamps("emotions"), 30.0)

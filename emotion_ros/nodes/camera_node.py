@@ -1,10 +1,10 @@
 """camera_node: publishes frames of a camera, a video file or a directory of photos on `image_raw`."""
 
 from rclpy.node import Node
-from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from .common import NOT_NEGATIVE, POSITIVE, declare_parameters, image_msg, spin_node
+from .common import (IMAGE_TRANSPORT, IMAGE_TRANSPORT_DESCRIPTION, NOT_NEGATIVE, POSITIVE, compressed_image_msg,
+                     declare_parameters, image_msg, image_topic, spin_node)
 from .sources import FrameSource
 
 PARAMETERS = {
@@ -15,8 +15,10 @@ PARAMETERS = {
     "height": "requested camera height in pixels; 0 keeps the device's",
     "loop": "start a video or photo directory again at its end",
     "retry_period": "seconds between attempts to open a missing or unplugged camera",
+    "image_transport": IMAGE_TRANSPORT_DESCRIPTION + "; what this node publishes",
 }
-CHECKS = {"fps": POSITIVE, "width": NOT_NEGATIVE, "height": NOT_NEGATIVE, "retry_period": POSITIVE}
+CHECKS = {"fps": POSITIVE, "width": NOT_NEGATIVE, "height": NOT_NEGATIVE, "retry_period": POSITIVE,
+          "image_transport": IMAGE_TRANSPORT}
 LIVE = ("frame_id",)  # the others shape the source or the timer
 
 
@@ -28,7 +30,8 @@ class CameraNode(Node):
         self.source = FrameSource(
             self.params.source, self.params.width, self.params.height, self.params.loop, self.params.retry_period
         )
-        self.publisher = self.create_publisher(Image, "image_raw", 10)
+        self.publisher = self.create_publisher(*image_topic(self, self.params.image_transport), 10)
+        self.to_msg = compressed_image_msg if self.params.image_transport == "compressed" else image_msg
         self._last_status = ""
         self.frames_published = 0
         self.timer = self.create_timer(1.0 / max(self.params.fps, 0.01), self.publish_frame)
@@ -46,7 +49,7 @@ class CameraNode(Node):
         if frame is None:
             return
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.params.frame_id)
-        self.publisher.publish(image_msg(frame, header))
+        self.publisher.publish(self.to_msg(frame, header))
         self.frames_published += 1
 
     def destroy_node(self):

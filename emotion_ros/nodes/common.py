@@ -12,11 +12,11 @@ from types import SimpleNamespace
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
-from sensor_msgs.msg import Image, RegionOfInterest
+from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
 from ..config import node_params
 from ..paths import config_path
-from ..vision.images import image_fields
+from ..vision.images import compressed_fields, image_fields
 
 IMAGE_RELIABILITY_DESCRIPTION = (
     "subscribe to image_raw reliably: no photo is lost between processes (bag replay, photo folders), but a "
@@ -32,6 +32,21 @@ def image_qos(reliable, depth=1):
     """
     reliability = QoSReliabilityPolicy.RELIABLE if reliable else QoSReliabilityPolicy.BEST_EFFORT
     return QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability)
+
+IMAGE_TRANSPORT_DESCRIPTION = (
+    "raw: sensor_msgs/Image on image_raw; compressed: sensor_msgs/CompressedImage (JPEG or PNG) on "
+    "image_raw/compressed, image_transport's name for it (a camera on another machine over Wi-Fi)"
+)
+IMAGE_TRANSPORT = ("raw or compressed", lambda value: value in ("raw", "compressed"))
+
+
+def image_topic(node, transport):
+    """(message type, topic) of the images for `transport`; the compressed topic follows the remapped raw
+    one, as image_transport does: image_raw:=/camera/image reads /camera/image/compressed."""
+    if transport == "compressed":
+        return CompressedImage, node.resolve_topic_name("image_raw") + "/compressed"
+    return Image, "image_raw"
+
 
 # The head's current state: a late subscriber (a screen that starts later) still gets it.
 LATCHED_QOS = QoSProfile(
@@ -123,6 +138,10 @@ def image_msg(image_bgr, header):
     msg = Image(header=header, **{k: v for k, v in image_fields(image_bgr).items() if k != "data"})
     msg.data = image_bgr.tobytes()
     return msg
+
+
+def compressed_image_msg(image_bgr, header, image_format="jpeg"):
+    return CompressedImage(header=header, **compressed_fields(image_bgr, image_format))
 
 
 def roi_msg(box):

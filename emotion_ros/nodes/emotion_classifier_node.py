@@ -10,18 +10,21 @@ from ..classes import CLASSES
 from ..msg import Emotion, EmotionArray, FaceArray
 from ..vision.classifier import EmotionClassifier
 from ..vision.drawing import draw_faces
-from ..vision.images import image_from_msg
+from ..vision.images import decode_image
 from ..vision.pipeline import crop_face, face_emotions
 from ..vision.smoothing import EmotionSmoother
 from ..vision.stream import smooth_faces
 from .common import (
     AT_LEAST_ONE,
     IMAGE_RELIABILITY_DESCRIPTION,
+    IMAGE_TRANSPORT,
+    IMAGE_TRANSPORT_DESCRIPTION,
     NOT_NEGATIVE,
     box_from_roi,
     declare_parameters,
     image_msg,
     image_qos,
+    image_topic,
     roi_msg,
     spin_node,
     stamp_seconds,
@@ -36,6 +39,7 @@ PARAMETERS = {
                                "does not flicker on live video; 0 classifies every image on its own (photos)",
     "switch_margin": "live video: the label changes only when another class's smoothed probability leads by this",
     "reliable_images": IMAGE_RELIABILITY_DESCRIPTION,
+    "image_transport": IMAGE_TRANSPORT_DESCRIPTION,
     "max_faces": "at most this many faces of a face array are classified, the largest first",
 }
 CHECKS = {
@@ -44,6 +48,7 @@ CHECKS = {
     "smoothing_time_constant": NOT_NEGATIVE,
     "switch_margin": NOT_NEGATIVE,
     "max_faces": AT_LEAST_ONE,
+    "image_transport": IMAGE_TRANSPORT,
 }
 LIVE = ("face_margin", "image_cache_size", "max_faces")  # the others build the model, smoother or subscription
 # Seconds after which the smoothing state of a face that is no longer reported is dropped.
@@ -82,7 +87,8 @@ class EmotionClassifierNode(Node):
         self.pending_faces = OrderedDict()  # stamp -> FaceArray that came before its image
         self.publisher = self.create_publisher(EmotionArray, "emotions", 10)
         self.annotated_publisher = self.create_publisher(Image, "emotions/image", qos_profile_sensor_data)
-        self.create_subscription(Image, "image_raw", self.on_image, image_qos(self.params.reliable_images, depth=5))
+        self.create_subscription(*image_topic(self, self.params.image_transport), self.on_image,
+                                 image_qos(self.params.reliable_images, depth=5))
         self.create_subscription(FaceArray, "faces", self.on_faces, 10)
         self.get_logger().info(f"classifying faces with {self.classifier.model_path.name}")
 
@@ -107,7 +113,7 @@ class EmotionClassifierNode(Node):
 
     def classify(self, image_msg_in, faces_msg):
         try:
-            image = image_from_msg(image_msg_in)
+            image = decode_image(image_msg_in)
         except (ValueError, TypeError) as error:
             self.get_logger().warning(f"skipping image {stamp_key(faces_msg.header)}: {error}")
             return

@@ -4,15 +4,15 @@ import time
 
 import numpy as np
 from rclpy.node import Node
-from sensor_msgs.msg import Image
 
 from ..msg import Face, FaceArray
 from ..vision.boxes import left_to_right
 from ..vision.detectors import detect_faces, detector_from_params
-from ..vision.images import image_from_msg
+from ..vision.images import decode_image
 from ..vision.tracking import FaceTracker
-from .common import (AT_LEAST_ONE, IMAGE_RELIABILITY_DESCRIPTION, NOT_NEGATIVE, StampGapCounter, declare_parameters,
-                     image_qos, roi_msg, spin_node, stamp_seconds)
+from .common import (AT_LEAST_ONE, IMAGE_RELIABILITY_DESCRIPTION, IMAGE_TRANSPORT, IMAGE_TRANSPORT_DESCRIPTION,
+                     NOT_NEGATIVE, StampGapCounter, declare_parameters, image_qos, image_topic, roi_msg, spin_node,
+                     stamp_seconds)
 
 PARAMETERS = {
     "detector": "face detector: haar_stream (live video, tracks between scans), mtcnn (photos, small or "
@@ -24,6 +24,7 @@ PARAMETERS = {
                    "false numbers the faces of each image face_0, face_1, ... left to right (photos)",
     "max_missed_seconds": "a tracked face missing longer than this gets a new face_id when it comes back",
     "reliable_images": IMAGE_RELIABILITY_DESCRIPTION,
+    "image_transport": IMAGE_TRANSPORT_DESCRIPTION,
     "max_faces": "at most this many faces per image, the largest first, so that a crowd cannot stall the pipeline",
     "max_image_side": "images with a longer side than this (pixels) are searched on a scaled-down copy; boxes "
                       "stay in the image's pixels",
@@ -35,6 +36,7 @@ CHECKS = {
     "max_missed_seconds": NOT_NEGATIVE,
     "max_faces": AT_LEAST_ONE,
     "max_image_side": ("at least 64", lambda value: value >= 64),
+    "image_transport": IMAGE_TRANSPORT,
 }
 LIVE = ("max_faces", "max_image_side")  # the others build the detector, the tracker or the subscription
 # Seconds between two warnings about images missing from image_raw.
@@ -51,13 +53,14 @@ class FaceDetectionNode(Node):
         self.gaps = StampGapCounter()
         self.gap_warning = (time.monotonic(), 0)  # when the last warning was given, and the count then
         self.publisher = self.create_publisher(FaceArray, "faces", 10)
-        self.create_subscription(Image, "image_raw", self.on_image, image_qos(self.params.reliable_images))
+        self.create_subscription(*image_topic(self, self.params.image_transport), self.on_image,
+                                 image_qos(self.params.reliable_images))
         self.get_logger().info(f"detecting faces with {self.params.detector}")
 
     def on_image(self, msg):
         self.check_gaps(stamp_seconds(msg.header))
         try:
-            detections = detect_faces(self.detector, image_from_msg(msg), self.params.max_image_side,
+            detections = detect_faces(self.detector, decode_image(msg), self.params.max_image_side,
                                       self.params.max_faces)
         except ValueError as error:
             self.get_logger().warning(f"skipping image {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}: {error}")

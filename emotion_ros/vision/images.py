@@ -74,6 +74,30 @@ def image_from_msg(msg):
     return cv2.cvtColor(pixels[:, :, 0] if pixel_bytes == 1 else pixels, conversion)
 
 
+def image_from_compressed(msg):
+    """BGR uint8 (H, W, 3) from a sensor_msgs/CompressedImage (JPEG or PNG); ValueError when it does not decode."""
+    data = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, np.ndarray) else msg.data, np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise ValueError(f"compressed image ({msg.format or 'no format'}, {data.size} bytes) does not decode")
+    return image
+
+
+def decode_image(msg):
+    """BGR from an Image or a CompressedImage (told apart by CompressedImage's `format` field)."""
+    return image_from_compressed(msg) if hasattr(msg, "format") else image_from_msg(msg)
+
+
+def compressed_fields(image_bgr, image_format="jpeg", quality=90):
+    """The CompressedImage fields (format, data) of `image_bgr`, as image_transport's compressed plugin names
+    them: "bgr8; jpeg compressed bgr8"."""
+    suffix, params = (".png", []) if image_format == "png" else (".jpg", [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    ok, data = cv2.imencode(suffix, image_bgr, params)
+    if not ok:
+        raise ValueError(f"cannot encode the image as {image_format}")
+    return {"format": f"bgr8; {image_format} compressed bgr8", "data": data.reshape(-1)}
+
+
 def image_fields(image_bgr):
     """The Image fields (height, width, encoding, is_bigendian, step, data): bgr8 for colour, mono8 for gray."""
     image = np.asarray(image_bgr)
