@@ -426,3 +426,39 @@ def test_compressed_images_flow_and_a_broken_jpeg_is_skipped(executor, tmp_path)
     assert cv2.imdecode(np.frombuffer(bytes(sent.data), np.uint8), cv2.IMREAD_COLOR).shape == frame.shape
     assert spin_until(executor, lambda: (sent.header.stamp.sec, sent.header.stamp.nanosec) in
                       recorder.stamps("emotions"), 30.0)
+
+
+def test_nodes_report_their_health_on_diagnostics(executor, monkeypatch):
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+
+    from emotion_ros.nodes.common import NodeHealth
+
+    monkeypatch.setattr(NodeHealth, "NO_INPUT_WARNING", 1.0)
+    statuses = []
+    listener = Node("diagnostics_listener")
+    listener.create_subscription(DiagnosticArray, "/diagnostics", lambda msg: statuses.extend(msg.status), 10)
+    recorder = Recorder()
+    detector = FaceDetectionNode(parameter_overrides=[Parameter("detector", value="haar")])
+    camera = CameraNode(parameter_overrides=[Parameter("source", value="/dev/video97"),
+                                             Parameter("retry_period", value=0.2)])
+    start(executor, listener, recorder, detector, camera)
+
+    def latest(node_name):
+        mine = [status for status in statuses if status.hardware_id == node_name]
+        return (mine[-1], {value.key: value.value for value in mine[-1].values}) if mine else (None, {})
+
+    assert spin_until(executor, lambda: latest("face_detection_node")[0] is not None
+                      and latest("face_detection_node")[0].level == DiagnosticStatus.WARN, 10.0)
+    assert "no input for" in latest("face_detection_node")[0].message
+    assert spin_until(executor, lambda: latest("camera_node")[0] is not None
+                      and "cannot open camera /dev/video97" in latest("camera_node")[0].message, 10.0)
+    assert latest("camera_node")[0].level == DiagnosticStatus.WARN
+
+    frame = cv2.imread(str(POSED_SURPRISE))
+    for index in range(6):
+        recorder.image_publisher.publish(image_msg(frame, header(400.0 + index / 5)))
+        spin_for(executor, 0.2)
+    assert spin_until(executor, lambda: latest("face_detection_node")[0].level == DiagnosticStatus.OK, 5.0)
+    status, values = latest("face_detection_node")
+    assert status.name == "emotion_ros: /face_detection_node" and status.message == "running"
+    assert values["detector"] == "haar" and int(values["outputs"]) >= 5 and float(values["latency p50 (ms)"]) > 0

@@ -3,8 +3,18 @@
 from rclpy.node import Node
 from std_msgs.msg import Header
 
-from .common import (IMAGE_TRANSPORT, IMAGE_TRANSPORT_DESCRIPTION, NOT_NEGATIVE, POSITIVE, compressed_image_msg,
-                     declare_parameters, image_msg, image_topic, spin_node)
+from .common import (
+    IMAGE_TRANSPORT,
+    IMAGE_TRANSPORT_DESCRIPTION,
+    NOT_NEGATIVE,
+    POSITIVE,
+    NodeHealth,
+    compressed_image_msg,
+    declare_parameters,
+    image_msg,
+    image_topic,
+    spin_node,
+)
 from .sources import FrameSource
 
 PARAMETERS = {
@@ -35,6 +45,7 @@ class CameraNode(Node):
         self._last_status = ""
         self.frames_published = 0
         self.timer = self.create_timer(1.0 / max(self.params.fps, 0.01), self.publish_frame)
+        self.health = NodeHealth(self, {"source": f"{self.source.kind} {self.source.target}"}, expects_input=False)
         self.get_logger().info(f"publishing {self.source.kind} {self.source.target} at {self.params.fps:g} fps")
 
     def publish_frame(self):
@@ -46,11 +57,14 @@ class CameraNode(Node):
             if self._last_status:
                 log = self.get_logger().info if self.source.finished else self.get_logger().warning
                 log(self._last_status)
+            self.health.problem = "" if self.source.finished else self._last_status
         if frame is None:
             return
+        self.health.input()
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.params.frame_id)
         self.publisher.publish(self.to_msg(frame, header))
         self.frames_published += 1
+        self.health.output()
 
     def destroy_node(self):
         if self.source is not None:  # None when the source could not be opened

@@ -5,11 +5,13 @@ import os
 import re
 import statistics
 import sys
+import time
 from collections import deque
 from pathlib import Path
 from types import SimpleNamespace
 
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
@@ -184,6 +186,78 @@ class StampGapCounter:
         self.last_stamp = stamp
         self.missing += missed
         return missed
+
+
+class NodeHealth:
+    """What a node reports on /diagnostics once a second, for a robot's monitoring: input and output rates,
+    processing latency, images skipped as bad and missing between the received ones, the last error, and
+    `details` (detector, model). WARN after NO_INPUT_WARNING seconds without input (for nodes that
+    `expects_input`) or while `problem` is set; ERROR after `fail()`."""
+
+    NO_INPUT_WARNING = 5.0
+
+    def __init__(self, node, details=None, expects_input=True):
+        self.node, self.details, self.expects_input = node, dict(details or {}), expects_input
+        self.received = self.published = self.skipped = self.missing = 0
+        self.latencies = deque(maxlen=200)
+        self.started = self.last_input = time.monotonic()
+        self.last_error = self.problem = self.error = ""
+        self._last_report = (self.started, 0, 0)
+        self.publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.timer = node.create_timer(1.0, self.publish)
+
+    def input(self):
+        self.received += 1
+        self.last_input = time.monotonic()
+
+    def output(self, started=None):
+        """One result published; `started` (time.monotonic()) when its input arrived, for the latency."""
+        self.published += 1
+        if started is not None:
+            self.latencies.append(time.monotonic() - started)
+
+    def skip(self, error):
+        self.skipped += 1
+        self.last_error = str(error)
+
+    def fail(self, error):
+        self.error = self.last_error = str(error)
+
+    def status(self):
+        now = time.monotonic()
+        since, received, published = self._last_report
+        self._last_report = (now, self.received, self.published)
+        elapsed = max(now - since, 1e-9)
+        silent = now - self.last_input
+        if self.error:
+            level, message = DiagnosticStatus.ERROR, self.error
+        elif self.expects_input and silent > self.NO_INPUT_WARNING:
+            level, message = DiagnosticStatus.WARN, f"no input for {silent:.0f} s"
+        elif self.problem:
+            level, message = DiagnosticStatus.WARN, self.problem
+        else:
+            level, message = DiagnosticStatus.OK, "running"
+        latencies = sorted(self.latencies)
+        values = {
+            "input per second": f"{(self.received - received) / elapsed:.1f}",
+            "output per second": f"{(self.published - published) / elapsed:.1f}",
+            "latency p50 (ms)": f"{latencies[len(latencies) // 2] * 1000:.1f}" if latencies else "",
+            "latency max (ms)": f"{latencies[-1] * 1000:.1f}" if latencies else "",
+            "inputs": str(self.received),
+            "outputs": str(self.published),
+            "skipped as bad": str(self.skipped),
+            "missing (stamp gaps)": str(self.missing),
+            "last error": self.last_error,
+            **self.details,
+        }
+        return DiagnosticStatus(level=level, name=f"emotion_ros: {self.node.get_fully_qualified_name()}",
+                                message=message, hardware_id=self.node.get_name(),
+                                values=[KeyValue(key=key, value=str(value)) for key, value in values.items()])
+
+    def publish(self):
+        array = DiagnosticArray(status=[self.status()])
+        array.header.stamp = self.node.get_clock().now().to_msg()
+        self.publisher.publish(array)
 
 
 def spin_node(node_class, args=None):

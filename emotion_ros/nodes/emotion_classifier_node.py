@@ -1,5 +1,6 @@
 """emotion_classifier_node: pairs each face array with its image by stamp, publishes `emotions`."""
 
+import time
 from collections import OrderedDict
 
 from rclpy.node import Node
@@ -20,6 +21,7 @@ from .common import (
     IMAGE_TRANSPORT,
     IMAGE_TRANSPORT_DESCRIPTION,
     NOT_NEGATIVE,
+    NodeHealth,
     box_from_roi,
     declare_parameters,
     image_msg,
@@ -90,9 +92,11 @@ class EmotionClassifierNode(Node):
         self.create_subscription(*image_topic(self, self.params.image_transport), self.on_image,
                                  image_qos(self.params.reliable_images, depth=5))
         self.create_subscription(FaceArray, "faces", self.on_faces, 10)
+        self.health = NodeHealth(self, {"model": self.classifier.model_path.name, "flip_tta": self.params.flip_tta})
         self.get_logger().info(f"classifying faces with {self.classifier.model_path.name}")
 
     def on_image(self, msg):
+        self.health.input()
         key = stamp_key(msg.header)
         if key in self.pending_faces:
             self.classify(msg, self.pending_faces.pop(key))
@@ -112,10 +116,12 @@ class EmotionClassifierNode(Node):
             self.pending_faces.popitem(last=False)
 
     def classify(self, image_msg_in, faces_msg):
+        started = time.monotonic()
         try:
             image = decode_image(image_msg_in)
         except (ValueError, TypeError) as error:
             self.get_logger().warning(f"skipping image {stamp_key(faces_msg.header)}: {error}")
+            self.health.skip(error)
             return
         faces_in = list(faces_msg.faces)
         if len(faces_in) > self.params.max_faces:
@@ -132,7 +138,12 @@ class EmotionClassifierNode(Node):
                 self.get_logger().warning(
                     f"image {stamp_key(faces_msg.header)}: skipping face {face.face_id!r}: {error}")
         boxes = [box_from_roi(face.roi) for face in kept]
-        scores = self.classifier.predict(crops)
+        try:
+            scores = self.classifier.predict(crops)
+        except RuntimeError as error:  # the LiteRT interpreter failed: report it, keep serving the next images
+            self.get_logger().error(f"the emotion model cannot run: {error}")
+            self.health.fail(f"the emotion model cannot run: {error}")
+            return
         face_ids = [face.face_id for face in kept]
         if self.smoother is not None:
             faces = self.smoothed(boxes, scores, face_ids, kept, faces_msg.header)
@@ -140,6 +151,7 @@ class EmotionClassifierNode(Node):
             faces = face_emotions(boxes, scores, face_ids, [face.confidence for face in kept])
         emotions = EmotionArray(header=faces_msg.header, classes=list(CLASSES), emotions=emotion_msgs(faces))
         self.publisher.publish(emotions)
+        self.health.output(started)
         if self.annotated_publisher.get_subscription_count() > 0:
             self.annotated_publisher.publish(image_msg(draw_faces(image, faces), faces_msg.header))
 

@@ -10,9 +10,21 @@ from ..vision.boxes import left_to_right
 from ..vision.detectors import detect_faces, detector_from_params
 from ..vision.images import decode_image
 from ..vision.tracking import FaceTracker
-from .common import (AT_LEAST_ONE, IMAGE_RELIABILITY_DESCRIPTION, IMAGE_TRANSPORT, IMAGE_TRANSPORT_DESCRIPTION,
-                     NOT_NEGATIVE, StampGapCounter, declare_parameters, image_qos, image_topic, roi_msg, spin_node,
-                     stamp_seconds)
+from .common import (
+    AT_LEAST_ONE,
+    IMAGE_RELIABILITY_DESCRIPTION,
+    IMAGE_TRANSPORT,
+    IMAGE_TRANSPORT_DESCRIPTION,
+    NOT_NEGATIVE,
+    NodeHealth,
+    StampGapCounter,
+    declare_parameters,
+    image_qos,
+    image_topic,
+    roi_msg,
+    spin_node,
+    stamp_seconds,
+)
 
 PARAMETERS = {
     "detector": "face detector: haar_stream (live video, tracks between scans), mtcnn (photos, small or "
@@ -48,22 +60,27 @@ class FaceDetectionNode(Node):
         super().__init__("face_detection_node", **kwargs)
         self.params = declare_parameters(self, "face_detection_node", PARAMETERS, CHECKS, LIVE)
         self.detector = detector_from_params(vars(self.params))
-        self.detector(np.full((120, 160, 3), 128, np.uint8))  # load lazily built graphs before the first frame
+        if self.params.detector == "mtcnn":  # build TensorFlow's graphs now, not on the first frame
+            self.detector(np.full((120, 160, 3), 128, np.uint8))
         self.tracker = FaceTracker(self.params.max_missed_seconds) if self.params.track_faces else None
         self.gaps = StampGapCounter()
         self.gap_warning = (time.monotonic(), 0)  # when the last warning was given, and the count then
         self.publisher = self.create_publisher(FaceArray, "faces", 10)
         self.create_subscription(*image_topic(self, self.params.image_transport), self.on_image,
                                  image_qos(self.params.reliable_images))
+        self.health = NodeHealth(self, {"detector": self.params.detector})
         self.get_logger().info(f"detecting faces with {self.params.detector}")
 
     def on_image(self, msg):
+        started = time.monotonic()
+        self.health.input()
         self.check_gaps(stamp_seconds(msg.header))
         try:
             detections = detect_faces(self.detector, decode_image(msg), self.params.max_image_side,
                                       self.params.max_faces)
         except ValueError as error:
             self.get_logger().warning(f"skipping image {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}: {error}")
+            self.health.skip(error)
             return
         detections = left_to_right(detections)
         if self.tracker is None:
@@ -76,10 +93,12 @@ class FaceDetectionNode(Node):
             if face_id
         ]
         self.publisher.publish(FaceArray(header=msg.header, faces=faces))
+        self.health.output(started)
 
     def check_gaps(self, stamp):
         """Warn, at most every GAP_WARNING_PERIOD seconds, when images are missing between the ones received."""
         self.gaps.update(stamp)
+        self.health.missing = self.gaps.missing
         warned_at, missing_then = self.gap_warning
         now = time.monotonic()
         if self.gaps.missing > missing_then and now - warned_at >= GAP_WARNING_PERIOD:

@@ -1,5 +1,7 @@
 """social_response_node: turns `emotions` into the robot head's emoji (text and picture) and questions."""
 
+import time
+
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -10,8 +12,8 @@ from ..results import FaceEmotion
 from ..social.emoji import render_emoji
 from ..social.policy import SocialResponsePolicy
 from ..social.prompts import SHIPPED_LANGUAGES, load_prompts
-from .common import (AT_LEAST_ONE, LATCHED_QOS, NOT_NEGATIVE, box_from_roi, declare_parameters, image_msg, spin_node,
-                     stamp_seconds)
+from .common import (AT_LEAST_ONE, LATCHED_QOS, NOT_NEGATIVE, NodeHealth, box_from_roi, declare_parameters, image_msg,
+                     spin_node, stamp_seconds)
 
 PARAMETERS = {
     "language": "language of the shipped prompt table: en or fr",
@@ -67,6 +69,7 @@ class SocialResponseNode(Node):
         self.response_publisher = self.create_publisher(SocialResponse, "social_response", 10)
         self.emoji_images = {}  # emoji -> rendered BGR picture
         self.create_subscription(EmotionArray, "emotions", self.on_emotions, 10)
+        self.health = NodeHealth(self, expects_input=False)
         self.add_on_set_parameters_callback(self.check_prompts)
         self.add_post_set_parameters_callback(self.apply_parameters)
         self.get_logger().info(f"answering in {self.policy.prompts.language}")
@@ -93,11 +96,15 @@ class SocialResponseNode(Node):
                 setattr(self.policy, parameter.name, parameter.value)
 
     def on_emotions(self, msg):
+        started = time.monotonic()
+        self.health.input()
         try:
             response = self.policy.update(stamp_seconds(msg.header), faces_from_msg(msg))
         except ValueError as error:
             self.get_logger().warning(f"skipping emotions of {stamp_seconds(msg.header):.3f}: {error}")
+            self.health.skip(error)
             return
+        self.health.output(started)
         if response.emoji_changed:
             self.emoji_publisher.publish(String(data=response.emoji))
             self.emoji_image_publisher.publish(image_msg(self.emoji_image(response.emoji), msg.header))
