@@ -31,6 +31,7 @@ IMAGE_TYPE = "sensor_msgs/msg/Image"
 EMOTIONS_TYPE = "emotion_ros/msg/EmotionArray"
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 
+
 class BagError(ValueError):
     """A path that is not a readable rosbag2 bag (missing, truncated, not a bag at all)."""
 

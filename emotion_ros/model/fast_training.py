@@ -197,4 +197,3 @@ def train_fast(
     (out_dir / "train_config.json").write_text(json.dumps(config, indent=2))
     print(json.dumps(config))
     return out_dir / "best.keras"
-

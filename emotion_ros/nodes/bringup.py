@@ -1,5 +1,5 @@
-"""The four nodes of launch/bringup.launch.py in one process and one executor, for machines without
-`ros2 launch` (the launch tools are not on PyPI). Same executables' classes, same parameter files.
+"""The four nodes of launch/bringup.launch.py in one process, one executor thread each, for machines
+without `ros2 launch` (the launch tools are not on PyPI). Same executables' classes, same parameter files.
 """
 
 import signal
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import cv2
 import rclpy
-from rclpy.signals import SignalHandlerOptions
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 

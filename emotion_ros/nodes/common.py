@@ -35,6 +35,7 @@ def image_qos(reliable, depth=1):
     reliability = QoSReliabilityPolicy.RELIABLE if reliable else QoSReliabilityPolicy.BEST_EFFORT
     return QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability)
 
+
 IMAGE_TRANSPORT_DESCRIPTION = (
     "raw: sensor_msgs/Image on image_raw; compressed: sensor_msgs/CompressedImage (JPEG or PNG) on "
     "image_raw/compressed, image_transport's name for it (a camera on another machine over Wi-Fi)"
@@ -111,6 +112,8 @@ def declare_parameters(node, node_type, descriptions, checks=None, live=()):
         if not test(getattr(values, name)):
             raise ValueError(f"parameter {name} of {node.get_name()} must be {requirement}, "
                              f"not {getattr(values, name)!r}")
+    # rclpy keeps the values given to the node (files, launch, constructor) in _parameter_overrides, with no
+    # public accessor.
     unknown = sorted(set(getattr(node, "_parameter_overrides", {})) - set(descriptions) - {"use_sim_time"})
     unknown = [name for name in unknown if not name.startswith("qos_overrides.")]
     if unknown:

@@ -19,6 +19,7 @@ MIN_USER_QUESTIONS = 1
 _TOP_LEVEL_KEYS = ("language", "idle_emoji", "emotions")
 _EMOTION_KEYS = ("emoji", "questions")
 
+
 @dataclass(frozen=True)
 class PromptTable:
     """The emoji and questions of one language, checked once when loaded."""
