@@ -26,13 +26,13 @@ for job in "$@"; do
     name=${job%%:*} args=${job#*:}
     (
         # shellcheck disable=SC2086  # the job's arguments are meant to split
-        KERAS_BACKEND=$backend timeout $((budget + 60)) python3 -m emotion_ros.cli train-gpu "$data" \
+        KERAS_BACKEND=$backend timeout $((budget + 60)) python3 -m emotion_ros.apps.cli train-gpu "$data" \
             --out-dir "$out/$name" --time-budget "$budget" $args > "$out/$name.log" 2>&1 && exit
         left=$((budget - ($(date +%s) - start)))
         if [ "$backend" = jax ] && [ "$left" -gt 60 ]; then
             echo "$name failed on JAX; again on PyTorch with $left s" | tee -a "$out/$name.log"
             # shellcheck disable=SC2086
-            KERAS_BACKEND=torch timeout $((left + 60)) python3 -m emotion_ros.cli train-gpu "$data" \
+            KERAS_BACKEND=torch timeout $((left + 60)) python3 -m emotion_ros.apps.cli train-gpu "$data" \
                 --out-dir "$out/$name" --time-budget "$left" $args >> "$out/$name.log" 2>&1
         fi
     ) &
