@@ -322,6 +322,18 @@ def test_parameters_are_checked_when_set_and_applied_live(executor):
     assert detector.params.max_faces == 5
     read_only = detector.set_parameters([Parameter("detector", value="mtcnn")])[0]
     assert not read_only.successful and "read-only" in read_only.reason
+    assert detector.set_parameters([Parameter("min_face_size", value=60)])[0].successful
+    assert detector.detector.min_face_size == 60  # the running detector uses it from the next frame
+
+    classifier = EmotionClassifierNode()
+    start(executor, classifier)
+    assert classifier.smoother is None  # photos.yaml, which this module runs with, does not smooth
+    assert classifier.set_parameters([Parameter("smoothing_time_constant", value=0.5)])[0].successful
+    assert classifier.smoother.time_constant == 0.5
+    assert classifier.set_parameters([Parameter("smoothing_time_constant", value=0.0)])[0].successful
+    assert classifier.smoother is None
+    assert classifier.set_parameters([Parameter("flip_tta", value=True)])[0].successful
+    assert classifier.classifier.flip_tta
 
     assert social.set_parameters([Parameter("language", value="fr")])[0].successful
     assert social.policy.prompts.language == "fr"

@@ -52,7 +52,7 @@ CHECKS = {
     "max_faces": AT_LEAST_ONE,
     "image_transport": IMAGE_TRANSPORT,
 }
-LIVE = ("face_margin", "image_cache_size", "max_faces")  # the others build the model, smoother or subscription
+LIVE = ("face_margin", "flip_tta", "image_cache_size", "smoothing_time_constant", "switch_margin", "max_faces")
 # Seconds after which the smoothing state of a face that is no longer reported is dropped.
 SMOOTHING_MEMORY = 2.0
 PENDING_FACE_ARRAYS = 10
@@ -92,8 +92,19 @@ class EmotionClassifierNode(Node):
         self.create_subscription(*image_topic(self, self.params.image_transport), self.on_image,
                                  image_qos(self.params.reliable_images, depth=5))
         self.create_subscription(FaceArray, "faces", self.on_faces, 10)
-        self.health = NodeHealth(self, {"model": self.classifier.model_path.name, "flip_tta": self.params.flip_tta})
+        self.health = NodeHealth(self, {"model": self.classifier.model_path.name})
+        self.add_post_set_parameters_callback(self.apply_parameters)
         self.get_logger().info(f"classifying faces with {self.classifier.model_path.name}")
+
+    def apply_parameters(self, parameters):
+        values = {parameter.name: parameter.value for parameter in parameters}
+        if "flip_tta" in values:
+            self.classifier.flip_tta = values["flip_tta"]
+        if "smoothing_time_constant" in values or "switch_margin" in values:
+            time_constant = values.get("smoothing_time_constant", self.params.smoothing_time_constant)
+            switch_margin = values.get("switch_margin", self.params.switch_margin)
+            # a new smoother: each face's average starts again from its next frame
+            self.smoother = EmotionSmoother(time_constant, switch_margin) if time_constant > 0 else None
 
     def on_image(self, msg):
         self.health.input()

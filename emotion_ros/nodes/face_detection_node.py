@@ -50,7 +50,8 @@ CHECKS = {
     "max_image_side": ("at least 64", lambda value: value >= 64),
     "image_transport": IMAGE_TRANSPORT,
 }
-LIVE = ("max_faces", "max_image_side")  # the others build the detector, the tracker or the subscription
+LIVE = ("min_face_size", "min_confidence", "max_faces", "max_image_side")  # the others build the detector,
+# the tracker or the subscription
 # Seconds between two warnings about images missing from image_raw.
 GAP_WARNING_PERIOD = 10.0
 
@@ -69,6 +70,7 @@ class FaceDetectionNode(Node):
         self.create_subscription(*image_topic(self, self.params.image_transport), self.on_image,
                                  image_qos(self.params.reliable_images))
         self.health = NodeHealth(self, {"detector": self.params.detector})
+        self.add_post_set_parameters_callback(self.apply_parameters)
         self.get_logger().info(f"detecting faces with {self.params.detector}")
 
     def on_image(self, msg):
@@ -94,6 +96,11 @@ class FaceDetectionNode(Node):
         ]
         self.publisher.publish(FaceArray(header=msg.header, faces=faces))
         self.health.output(started)
+
+    def apply_parameters(self, parameters):
+        for parameter in parameters:  # the detectors read their thresholds at every frame
+            if parameter.name in ("min_face_size", "min_confidence") and hasattr(self.detector, parameter.name):
+                setattr(self.detector, parameter.name, parameter.value)
 
     def check_gaps(self, stamp):
         """Warn, at most every GAP_WARNING_PERIOD seconds, when images are missing between the ones received."""
