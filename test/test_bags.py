@@ -338,3 +338,16 @@ def test_cli_analyze_arguments():
     assert (args.bag, args.output, args.csv, args.detector, args.topic, args.format) == (
         "in_bag", "out_bag", "f.csv", "haar", None, "mcap")
     assert callable(args.run)
+
+
+def test_image_data_corrupted_inside_an_mcap_bag_is_reported(photo_dir, tmp_path):
+    """Our MCAP bags carry chunk checksums, so a flipped byte in the image data is found, not analysed."""
+    folder, _ = photo_dir
+    bag = record_photos(folder, tmp_path / "bag", storage="mcap").bag_path
+    assert len(list(read_images(bag))) >= 2
+    mcap = next(bag.glob("*.mcap"))
+    data = bytearray(mcap.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    mcap.write_bytes(bytes(data))
+    with pytest.raises(BagError, match=f"{bag} is not a readable rosbag2 bag: Chunk checksum mismatch"):
+        list(read_images(bag))

@@ -9,8 +9,11 @@ import csv
 import functools
 import itertools
 import logging
+import mmap
 import shutil
+import struct
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,6 +149,8 @@ def _new_bag(bag_path, storage):
     try:
         yield writer
         writer.close()
+        if storage == "mcap":
+            add_chunk_checksums(bag_path / f"{bag_path.name}.mcap")
     except BaseException:
         with contextlib.suppress(Exception):
             writer.abort()
@@ -210,6 +215,36 @@ def record_photos(photo_dir, bag_path, fps=1.0, topic="/image_raw", frame_id="ca
             writer.write(connection, stamp_ns, store.serialize_cdr(msg, IMAGE_TYPE))
             written += 1
     return RecordSummary(bag_path=Path(bag_path), topic=topic, written=written, skipped=skipped)
+
+
+MCAP_MAGIC = b"\x89MCAP0\r\n"
+MCAP_CHUNK = 0x06
+
+
+def add_chunk_checksums(mcap_path):
+    """Write the CRC-32 of each uncompressed MCAP chunk, which rosbags leaves at 0 ("none"): with it, a
+    reader finds image data corrupted inside the file (rosbags checks it) instead of analysing garbage.
+
+    MCAP records are an opcode byte, a little-endian uint64 length and the content; a chunk's content
+    starts with its start and end times and uncompressed size (3 x uint64), then the uint32 CRC, the
+    compression name (uint32 length + bytes) and the records (uint64 length + bytes).
+    """
+    with open(mcap_path, "r+b") as handle, mmap.mmap(handle.fileno(), 0) as data:
+        if data[:8] != MCAP_MAGIC:
+            raise BagError(f"{mcap_path} is not an MCAP file")
+        position = len(MCAP_MAGIC)
+        while position + 9 <= len(data) - len(MCAP_MAGIC):
+            opcode, length = data[position], struct.unpack_from("<Q", data, position + 1)[0]
+            content = position + 9
+            if opcode == MCAP_CHUNK:
+                crc_at = content + 24
+                compression_length = struct.unpack_from("<I", data, crc_at + 4)[0]
+                records_at = crc_at + 8 + compression_length
+                records_length = struct.unpack_from("<Q", data, records_at)[0]
+                if compression_length == 0:  # uncompressed: the records are the bytes to check
+                    records = data[records_at + 8 : records_at + 8 + records_length]
+                    struct.pack_into("<I", data, crc_at, zlib.crc32(records))
+            position = content + length
 
 
 @contextlib.contextmanager
