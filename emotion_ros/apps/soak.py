@@ -1,14 +1,20 @@
 """`emotion-ros soak`: the four nodes on a looping video for minutes, to show that the live path holds its
-rate, keeps one face id for one face and does not grow in memory."""
+rate, keeps one face id for one face and does not grow in memory; `emotion-ros soak --bursts`: what a
+flood of faces and a huge frame cost the nodes, with the shipped limits (max_faces, max_image_side)."""
 
 import json
+import resource
 import time
+from collections import deque
 
 import numpy as np
 import rclpy
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 from rclpy.time import Time
+from sensor_msgs.msg import Image, RegionOfInterest
+from std_msgs.msg import Header
 
 from ..msg import EmotionArray
 from ..nodes.bringup import make_nodes, ros_arguments, spin_in_threads, stop_on_signals, stop_threads
@@ -20,7 +26,7 @@ class SoakMonitor(Node):
 
     def __init__(self):
         super().__init__("soak_monitor")
-        self.arrivals = []  # (monotonic seconds, latency seconds, face ids)
+        self.arrivals = deque()  # (monotonic seconds, latency seconds, face ids), since the window began
         self.create_subscription(EmotionArray, "emotions", self.on_emotions, 10)
 
     def on_emotions(self, msg):
@@ -65,8 +71,11 @@ def soak(source, seconds, window=60.0, params_files=(), echo=print):
             window_start = started + index * window
             if stop.wait(max(0.0, window_start + window - time.monotonic())):
                 break
-            summary = summarize_window(index, window_start, window_start + window, monitor.arrivals,
+            window_end = window_start + window
+            summary = summarize_window(index, window_start, window_end, list(monitor.arrivals),
                                        camera.frames_published - frames_before, rss_mib())
+            while monitor.arrivals and monitor.arrivals[0][0] < window_end:  # the monitor must not grow the RSS
+                monitor.arrivals.popleft()
             windows.append(summary)
             echo(json.dumps(summary))
     finally:
@@ -86,3 +95,56 @@ def report(windows, window):
     return (f"{len(windows)} windows of {window:g} s: {min(rates)}-{max(rates)} EmotionArrays per s for "
             f"{min(inputs)}-{max(inputs)} input frames per s; {len(face_ids)} face id(s); "
             f"RSS {windows[0]['rss_mib']} -> {windows[-1]['rss_mib']} MiB ({growth:+.1f} % after the first window)")
+
+
+def bursts(echo=print, bursts=3, faces_per_burst=5000):
+    """Three FaceArrays of 5,000 faces into emotion_classifier_node, then MTCNN on a 7680x4320 frame as
+    face_detection_node runs it: time, faces kept and memory."""
+    import cv2
+
+    from ..config import load_params
+    from ..msg import Face, FaceArray
+    from ..nodes.common import image_msg
+    from ..nodes.emotion_classifier_node import EmotionClassifierNode
+    from ..vision.detectors import detect_faces
+    from ..vision.mtcnn import MtcnnDetector
+    from .samples import sample_photos
+
+    photo = cv2.imread(str(sample_photos()[0]))
+    rclpy.init(args=ros_arguments([]))
+    try:
+        classifier, listener = EmotionClassifierNode(), SoakMonitor()
+        images = listener.create_publisher(Image, "image_raw", 10)
+        face_arrays = listener.create_publisher(FaceArray, "faces", 10)
+        executor = SingleThreadedExecutor()
+        for node in (classifier, listener):
+            executor.add_node(node)
+        while face_arrays.get_subscription_count() == 0 or images.get_subscription_count() == 0:
+            executor.spin_once(timeout_sec=0.1)
+        echo(f"emotion_classifier_node RSS {rss_mib():.1f} MiB before the bursts")
+        for burst in range(bursts):
+            header = Header(frame_id="burst", stamp=Time(seconds=1000 + burst).to_msg())
+            faces = [Face(face_id=f"face_{i}", roi=RegionOfInterest(x_offset=(7 * i) % 1200, y_offset=(3 * i) % 800,
+                                                                   width=40, height=40))
+                     for i in range(faces_per_burst)]
+            started, received = time.monotonic(), len(listener.arrivals)
+            images.publish(image_msg(photo, header))
+            executor.spin_once(timeout_sec=0.1)
+            face_arrays.publish(FaceArray(header=header, faces=faces))
+            while len(listener.arrivals) == received:
+                executor.spin_once(timeout_sec=0.05)
+            echo(f"burst {burst + 1}: {faces_per_burst} faces -> {len(listener.arrivals[-1][2])} emotions in "
+                 f"{time.monotonic() - started:.2f} s, RSS {rss_mib():.1f} MiB")
+        executor.shutdown()
+        classifier.destroy_node()
+        listener.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+    max_side = load_params()["face_detection_node"]["max_image_side"]
+    huge = cv2.resize(photo, (7680, 4320))
+    detector = MtcnnDetector()
+    started = time.monotonic()
+    found = detect_faces(detector, huge, max_image_side=max_side)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    echo(f"MTCNN on a 7680x4320 frame, max_image_side {max_side}: {len(found)} faces in "
+         f"{time.monotonic() - started:.1f} s, peak RSS of this process {peak:.0f} MiB")
