@@ -21,7 +21,7 @@ from emotion_ros.nodes.bringup import NODE_CLASSES, ros_arguments  # noqa: E402
 from emotion_ros.nodes.camera_node import CameraNode  # noqa: E402
 from emotion_ros.nodes.emotion_classifier_node import EmotionClassifierNode  # noqa: E402
 from emotion_ros.nodes.face_detection_node import FaceDetectionNode  # noqa: E402
-from emotion_ros.msg import EmotionArray, Face, FaceArray, SocialResponse  # noqa: E402
+from emotion_ros.msg import Emotion, EmotionArray, Face, FaceArray, SocialResponse  # noqa: E402
 from emotion_ros.nodes.common import LATCHED_QOS, image_msg  # noqa: E402
 from emotion_ros.paths import config_path  # noqa: E402
 from emotion_ros.apps.samples import sample_photos  # noqa: E402
@@ -310,6 +310,7 @@ def test_renamed_nodes_find_their_defaults_and_two_instances_run(executor):
 
 def test_parameters_are_checked_when_set_and_applied_live(executor):
     from emotion_ros.nodes.social_response_node import SocialResponseNode
+    from emotion_ros.social.prompts import load_prompts
 
     detector = FaceDetectionNode()
     social = SocialResponseNode()
@@ -337,6 +338,16 @@ def test_parameters_are_checked_when_set_and_applied_live(executor):
 
     assert social.set_parameters([Parameter("language", value="fr")])[0].successful
     assert social.policy.prompts.language == "fr"
+    recorder = Recorder()
+    start(executor, recorder)
+    happy = Emotion(face_id="face_0", roi=RegionOfInterest(x_offset=10, y_offset=10, width=80, height=80),
+                    label="happy", confidence=0.9, scores=[0.02, 0.01, 0.02, 0.9, 0.02, 0.01, 0.02])
+    emotions = recorder.create_publisher(EmotionArray, "emotions", 10)
+    assert spin_until(executor, lambda: emotions.get_subscription_count() >= 1, 10.0)
+    emotions.publish(EmotionArray(header=header(500.0), classes=list(CLASSES), emotions=[happy]))
+    assert spin_until(executor, lambda: recorder.received["question"], 10.0)  # photos.yaml: no dwell
+    french = load_prompts("fr").questions["happy"]
+    assert recorder.received["question"][-1].data in french  # the next question is French
     refused = social.set_parameters([Parameter("language", value="de")])[0]
     assert not refused.successful and "language must be one of en, fr" in refused.reason
     refused = social.set_parameters([Parameter("prompts_file", value="/no/such/prompts.yaml")])[0]

@@ -4,7 +4,6 @@ import time
 from collections import OrderedDict
 
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
 from ..classes import CLASSES
@@ -88,7 +87,8 @@ class EmotionClassifierNode(Node):
         self.images = OrderedDict()  # stamp -> Image, oldest first, at most image_cache_size
         self.pending_faces = OrderedDict()  # stamp -> FaceArray that came before its image
         self.publisher = self.create_publisher(EmotionArray, "emotions", 10)
-        self.annotated_publisher = self.create_publisher(Image, "emotions/image", qos_profile_sensor_data)
+        # Reliable, newest only: image viewers that subscribe reliably receive it, best-effort ones too.
+        self.annotated_publisher = self.create_publisher(Image, "emotions/image", image_qos(reliable=True))
         self.create_subscription(*image_topic(self, self.params.image_transport), self.on_image,
                                  image_qos(self.params.reliable_images, depth=5))
         self.create_subscription(FaceArray, "faces", self.on_faces, 10)
