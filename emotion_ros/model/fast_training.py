@@ -69,6 +69,7 @@ class TimeBudgetSchedule:
         self.epoch_starts = []
 
     def learning_rate(self, epoch, current=None):
+        """The rate of `epoch`; `current` is what Keras's LearningRateScheduler passes, unused."""
         now = time.monotonic()
         self.epoch_starts.append(now)
         if epoch < WARMUP_EPOCHS:

@@ -44,7 +44,7 @@ class CameraNode(Node):
         self.to_msg = compressed_image_msg if self.params.image_transport == "compressed" else image_msg
         self._last_status = ""
         self.frames_published = 0
-        self.timer = self.create_timer(1.0 / max(self.params.fps, 0.01), self.publish_frame)
+        self.timer = self.create_timer(1.0 / self.params.fps, self.publish_frame)
         self.health = NodeHealth(self, {"source": f"{self.source.kind} {self.source.target}"}, expects_input=False)
         self.get_logger().info(f"publishing {self.source.kind} {self.source.target} at {self.params.fps:g} fps")
 
