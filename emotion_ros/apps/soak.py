@@ -97,7 +97,7 @@ def report(windows, window):
             f"RSS {windows[0]['rss_mib']} -> {windows[-1]['rss_mib']} MiB ({growth:+.1f} % after the first window)")
 
 
-def bursts(echo=print, bursts=3, faces_per_burst=5000):
+def bursts(echo=print, count=3, faces_per_burst=5000):
     """Three FaceArrays of 5,000 faces into emotion_classifier_node, then MTCNN on a 7680x4320 frame as
     face_detection_node runs it: time, faces kept and memory."""
     import cv2
@@ -122,7 +122,7 @@ def bursts(echo=print, bursts=3, faces_per_burst=5000):
         while face_arrays.get_subscription_count() == 0 or images.get_subscription_count() == 0:
             executor.spin_once(timeout_sec=0.1)
         echo(f"emotion_classifier_node RSS {rss_mib():.1f} MiB before the bursts")
-        for burst in range(bursts):
+        for burst in range(count):
             header = Header(frame_id="burst", stamp=Time(seconds=1000 + burst).to_msg())
             faces = [Face(face_id=f"face_{i}", roi=RegionOfInterest(x_offset=(7 * i) % 1200, y_offset=(3 * i) % 800,
                                                                    width=40, height=40))
