@@ -19,7 +19,7 @@ POSED_SURPRISE = sample_photos()[2]
 
 
 def run_node(module, *ros_args, timeout=60):
-    """`python -m emotion_ros.nodes.<module> --ros-args ...`, stopped after `timeout` if it keeps running."""
+    """`python -m emotion_ros.nodes.<module> --ros-args ...`; a node still running after `timeout` fails the test."""
     command = [sys.executable, "-m", f"emotion_ros.nodes.{module}", "--ros-args", *ros_args]
     env = {**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)}
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
