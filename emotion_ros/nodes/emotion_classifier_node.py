@@ -140,15 +140,17 @@ class EmotionClassifierNode(Node):
                                       f"largest of {len(faces_in)} faces (max_faces)", throttle_duration_sec=10.0)
             largest = sorted(range(len(faces_in)), key=lambda i: -faces_in[i].roi.width * faces_in[i].roi.height)
             faces_in = [faces_in[i] for i in sorted(largest[: self.params.max_faces])]
-        kept, crops = [], []
+        kept, boxes, crops = [], [], []
         for face in faces_in:  # a bad box costs only its own face
+            box = box_from_roi(face.roi)
             try:
-                crops.append(crop_face(image, box_from_roi(face.roi), self.params.face_margin))
-                kept.append(face)
+                crops.append(crop_face(image, box, self.params.face_margin))
             except ValueError as error:
                 self.get_logger().warning(
                     f"image {stamp_key(faces_msg.header)}: skipping face {face.face_id!r}: {error}")
-        boxes = [box_from_roi(face.roi) for face in kept]
+                continue
+            kept.append(face)
+            boxes.append(box)
         try:
             scores = self.classifier.predict(crops)
         except RuntimeError as error:  # the LiteRT interpreter failed: report it, keep serving the next images
