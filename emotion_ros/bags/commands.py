@@ -6,6 +6,8 @@ Each sub-command is one add_*_parser function; only `play` needs rclpy, imported
 import argparse
 import sys
 
+from ..vision.detectors import PHOTO_DETECTORS
+
 
 def _positive_float(text):
     value = float(text)
@@ -87,8 +89,8 @@ def add_analyze_parser(commands):
                         help="bag directory to create for the results; must not exist")
     parser.add_argument("--csv", metavar="FILE",
                         help="also write one CSV row per face (overwritten if present)")
-    parser.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn",
-                        help="face detector (default mtcnn; haar is faster, misses more faces)")
+    parser.add_argument("--detector", choices=PHOTO_DETECTORS, default="blazeface",
+                        help="face detector (default blazeface; mtcnn needs TensorFlow; haar misses turned faces)")
     parser.add_argument("--topic", metavar="T", help="image topic to analyze (default: every image topic)")
     parser.add_argument("--format", choices=("mcap", "sqlite3"), default="mcap",
                         help="storage of the output bag (default mcap)")

@@ -17,7 +17,9 @@ from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReli
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
 from ..config import node_params
+from ..msg import Face
 from ..paths import config_path
+from ..vision.boxes import Detection
 from ..vision.images import compressed_fields, image_fields
 
 IMAGE_RELIABILITY_DESCRIPTION = (
@@ -156,6 +158,17 @@ def roi_msg(box):
 
 def box_from_roi(roi):
     return (roi.x_offset, roi.y_offset, roi.width, roi.height)
+
+
+def face_msg(detection, face_id):
+    return Face(face_id=face_id, roi=roi_msg(detection.box), confidence=detection.confidence,
+                keypoints=[float(v) for point in detection.keypoints for v in point])
+
+
+def detection_from_face(face):
+    """The Detection a Face message carries; keypoints of an odd count (a foreign publisher's) are dropped."""
+    flat = list(face.keypoints) if len(face.keypoints) % 2 == 0 else []
+    return Detection(box_from_roi(face.roi), face.confidence, tuple(zip(flat[::2], flat[1::2])))
 
 
 def stamp_seconds(header):

@@ -11,7 +11,7 @@ from ..msg import Emotion, EmotionArray, FaceArray
 from ..vision.classifier import EmotionClassifier
 from ..vision.drawing import draw_faces
 from ..vision.images import decode_image
-from ..vision.pipeline import crop_face, face_emotions
+from ..vision.pipeline import face_crop, face_emotions
 from ..vision.smoothing import EmotionSmoother
 from ..vision.stream import smooth_faces
 from .common import (
@@ -21,8 +21,8 @@ from .common import (
     IMAGE_TRANSPORT_DESCRIPTION,
     NOT_NEGATIVE,
     NodeHealth,
-    box_from_roi,
     declare_parameters,
+    detection_from_face,
     image_msg,
     image_qos,
     image_topic,
@@ -32,8 +32,10 @@ from .common import (
 )
 
 PARAMETERS = {
-    "face_margin": "fraction of the square around the face box added on each side before classifying "
+    "face_margin": "fraction of the face's frame added on each side before classifying "
                    "(0 frames faces like FER2013)",
+    "align_faces": "turn each face upright (eye line level) and frame it from its eyes, nose and mouth when the "
+                   "detector gives them (BlazeFace, MTCNN); otherwise, and when false, crop the square of its box",
     "flip_tta": "average each face with its mirror image (more stable, twice the inference time)",
     "image_cache_size": "images kept to pair with their face arrays by header stamp",
     "smoothing_time_constant": "seconds over which each tracked face's probabilities are averaged so the label "
@@ -51,7 +53,8 @@ CHECKS = {
     "max_faces": AT_LEAST_ONE,
     "image_transport": IMAGE_TRANSPORT,
 }
-LIVE = ("face_margin", "flip_tta", "image_cache_size", "smoothing_time_constant", "switch_margin", "max_faces")
+LIVE = ("face_margin", "align_faces", "flip_tta", "image_cache_size", "smoothing_time_constant", "switch_margin",
+        "max_faces")
 # Seconds after which the smoothing state of a face that is no longer reported is dropped.
 SMOOTHING_MEMORY = 2.0
 PENDING_FACE_ARRAYS = 10
@@ -142,15 +145,15 @@ class EmotionClassifierNode(Node):
             faces_in = [faces_in[i] for i in sorted(largest[: self.params.max_faces])]
         kept, boxes, crops = [], [], []
         for face in faces_in:  # a bad box costs only its own face
-            box = box_from_roi(face.roi)
+            detection = detection_from_face(face)
             try:
-                crops.append(crop_face(image, box, self.params.face_margin))
+                crops.append(face_crop(image, detection, self.params.face_margin, self.params.align_faces))
             except ValueError as error:
                 self.get_logger().warning(
                     f"image {stamp_key(faces_msg.header)}: skipping face {face.face_id!r}: {error}")
                 continue
             kept.append(face)
-            boxes.append(box)
+            boxes.append(detection.box)
         try:
             scores = self.classifier.predict(crops)
         except RuntimeError as error:  # the LiteRT interpreter failed: report it, keep serving the next images

@@ -5,7 +5,7 @@ import time
 import numpy as np
 from rclpy.node import Node
 
-from ..msg import Face, FaceArray
+from ..msg import FaceArray
 from ..vision.boxes import left_to_right
 from ..vision.detectors import detect_faces, detector_from_params
 from ..vision.images import decode_image
@@ -19,19 +19,20 @@ from .common import (
     NodeHealth,
     StampGapCounter,
     declare_parameters,
+    face_msg,
     image_qos,
     image_topic,
-    roi_msg,
     spin_node,
     stamp_seconds,
 )
 
 PARAMETERS = {
-    "detector": "face detector: haar_stream (live video, tracks between scans), mtcnn (photos, small or "
-                "turned faces) or haar (frontal faces, whole frame every time)",
+    "detector": "face detector: blazeface_stream (live video, follows faces between scans), blazeface (photos, "
+                "every face of each image), mtcnn (photos, needs TensorFlow) or haar (frontal faces only, "
+                "needs no model file)",
     "min_face_size": "smallest face reported, in pixels",
-    "min_confidence": "MTCNN faces below this confidence are dropped",
-    "detect_every": "haar_stream: scan the whole frame every N frames, search near known faces in between",
+    "min_confidence": "faces below this detector confidence are dropped (BlazeFace and MTCNN)",
+    "detect_every": "blazeface_stream: scan the whole frame every N frames, search near known faces in between",
     "track_faces": "give each face a face_id that stays the same across frames (live video); "
                    "false numbers the faces of each image face_0, face_1, ... left to right (photos)",
     "max_missed_seconds": "a tracked face missing longer than this gets a new face_id when it comes back",
@@ -89,11 +90,7 @@ class FaceDetectionNode(Node):
             face_ids = [f"face_{index}" for index in range(len(detections))]
         else:
             face_ids = self.tracker.update([d.box for d in detections], stamp_seconds(msg.header))
-        faces = [
-            Face(face_id=face_id, roi=roi_msg(d.box), confidence=d.confidence)
-            for d, face_id in zip(detections, face_ids)
-            if face_id
-        ]
+        faces = [face_msg(d, face_id) for d, face_id in zip(detections, face_ids) if face_id]
         self.publisher.publish(FaceArray(header=msg.header, faces=faces))
         self.health.output(started)
 

@@ -7,6 +7,19 @@ from dataclasses import dataclass
 class Detection:
     box: tuple  # (x, y, w, h) in pixels, inside the image
     confidence: float = 1.0
+    # ((x, y), ...) in pixels, from detectors that find them: the two eyes first (the one on the image's left
+    # first when the face is upright), then the detector's own points; empty from Haar.
+    keypoints: tuple = ()
+
+    def mapped(self, scale, shift, width, height):
+        """This face in another image of `width` x `height` where a point (x, y) of this one lies at
+        (x, y) * scale + shift; None when it falls outside."""
+        dx, dy = shift
+        x, y, w, h = self.box
+        box = clip_box((x * scale + dx, y * scale + dy, w * scale, h * scale), width, height)
+        if box is None:
+            return None
+        return Detection(box, self.confidence, tuple((x * scale + dx, y * scale + dy) for x, y in self.keypoints))
 
 
 def clip_box(box, width, height):

@@ -1,22 +1,28 @@
 """Face detectors behind one interface, `detector(image_bgr) -> list[Detection]`, chosen by name.
 
-MTCNN finds small, turned and partly hidden faces in photos; Haar is fast and needs no TensorFlow.
+BlazeFace (`blazeface` for photos, `blazeface_stream` for live video) is the default; MTCNN (TensorFlow,
+loaded only when asked for) and Haar (no model file) remain as options. docs/DETECTORS.md compares them.
 """
 
 import cv2
 
-from .boxes import Detection, clip_box
-from .haar import HaarDetector, HaarStreamDetector
+from .blazeface import BlazeFaceDetector, BlazeFaceStreamDetector
+from .haar import HaarDetector
 from .mtcnn import MtcnnDetector
 
-DETECTORS = {"mtcnn": MtcnnDetector, "haar": HaarDetector, "haar_stream": HaarStreamDetector}
-
+DETECTORS = {
+    detector.name: detector
+    for detector in (BlazeFaceDetector, BlazeFaceStreamDetector, MtcnnDetector, HaarDetector)
+}
+# The detectors for a single picture (the others follow faces from frame to frame).
+PHOTO_DETECTORS = ("blazeface", "mtcnn", "haar")
 
 # Which of face_detection_node's parameters each detector takes.
 DETECTOR_PARAMETERS = {
+    "blazeface": ("min_face_size", "min_confidence"),
+    "blazeface_stream": ("min_face_size", "min_confidence", "detect_every"),
     "mtcnn": ("min_face_size", "min_confidence"),
     "haar": ("min_face_size",),
-    "haar_stream": ("min_face_size", "detect_every"),
 }
 
 
@@ -45,8 +51,7 @@ def detect_faces(detector, image, max_image_side=None, max_faces=None):
         image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
     detections = detector(image)
     if scale != 1.0:
-        boxes = (clip_box([v / scale for v in d.box], width, height) for d in detections)
-        detections = [Detection(box, d.confidence) for box, d in zip(boxes, detections) if box]
+        detections = [face for face in (d.mapped(1 / scale, (0, 0), width, height) for d in detections) if face]
     if max_faces is not None and len(detections) > max_faces:
         detections = sorted(detections, key=lambda d: d.box[2] * d.box[3], reverse=True)[:max_faces]
     return detections

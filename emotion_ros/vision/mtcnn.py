@@ -29,5 +29,8 @@ class MtcnnDetector:
                 continue
             if min(box[2], box[3]) < self.min_face_size:
                 continue
-            detections.append(Detection(box, float(face["confidence"])))
+            points = face["keypoints"]
+            mouth = [(a + b) / 2 for a, b in zip(points["mouth_left"], points["mouth_right"])]
+            keypoints = (points["left_eye"], points["right_eye"], points["nose"], mouth)
+            detections.append(Detection(box, float(face["confidence"]), tuple(tuple(map(float, p)) for p in keypoints)))
         return detections

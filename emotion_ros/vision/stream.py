@@ -1,6 +1,6 @@
 """The stream pipeline: faces of consecutive frames with stable ids and smoothed emotions, at camera speed.
 
-How the default detector was chosen is in haar.py.
+How the default detector was chosen is in docs/DETECTORS.md.
 """
 
 from dataclasses import replace
@@ -9,18 +9,19 @@ import numpy as np
 
 from ..classes import CLASSES
 from .classifier import EmotionClassifier
-from .detectors import make_detector
-from .haar import DEFAULT_DETECT_EVERY, HaarStreamDetector
+from .detectors import DETECTOR_PARAMETERS, make_detector
 from .images import check_image
-from .pipeline import DEFAULT_FACE_MARGIN, crop_face, face_emotions
+from .pipeline import DEFAULT_FACE_MARGIN, face_crop, face_emotions
 from .smoothing import EmotionSmoother
 from .tracking import FaceTracker
+from .window_tracking import DEFAULT_DETECT_EVERY
 
 
 def _stream_detector(detector, detect_every):
-    if detector == HaarStreamDetector.name:
-        return HaarStreamDetector(detect_every=detect_every)
-    return make_detector(detector) if isinstance(detector, str) else detector
+    if not isinstance(detector, str):
+        return detector
+    takes_detect_every = "detect_every" in DETECTOR_PARAMETERS.get(detector, ())
+    return make_detector(detector, **({"detect_every": detect_every} if takes_detect_every else {}))
 
 
 class StreamPipeline:
@@ -28,15 +29,16 @@ class StreamPipeline:
 
     Each face's label changes only when another class leads it by `switch_margin` after smoothing, so
     `label` is not always the class with the highest smoothed score; `confidence` is its smoothed score.
-    `detect_every` applies to the default `haar_stream` detector; another detector runs on every frame.
+    `detect_every` applies to the default `blazeface_stream` detector; another detector runs on every frame.
     """
 
-    def __init__(self, detector=HaarStreamDetector.name, classifier=None, face_margin=DEFAULT_FACE_MARGIN,
+    def __init__(self, detector="blazeface_stream", classifier=None, face_margin=DEFAULT_FACE_MARGIN,
                  detect_every=DEFAULT_DETECT_EVERY, time_constant=0.5, switch_margin=0.1,
-                 max_missed_seconds=0.5, min_hits=1):
+                 max_missed_seconds=0.5, min_hits=1, align_faces=True):
         self.detector = _stream_detector(detector, detect_every)
         self.classifier = classifier or EmotionClassifier()
         self.face_margin = face_margin
+        self.align_faces = align_faces
         self.tracker = FaceTracker(max_missed_seconds=max_missed_seconds, min_hits=min_hits)
         self.smoother = EmotionSmoother(time_constant, switch_margin)
 
@@ -47,7 +49,7 @@ class StreamPipeline:
         face_ids = self.tracker.update([d.box for d in detections], stamp_seconds)
         self.smoother.retain(self.tracker.face_ids)
         faces = [(d, face_id) for d, face_id in zip(detections, face_ids) if face_id]
-        scores = self.classifier.predict([crop_face(image, d.box, self.face_margin) for d, _ in faces])
+        scores = self.classifier.predict([face_crop(image, d, self.face_margin, self.align_faces) for d, _ in faces])
         return smooth_faces(self.smoother, [d.box for d, _ in faces], scores, [face_id for _, face_id in faces],
                             [d.confidence for d, _ in faces], stamp_seconds)
 
