@@ -23,10 +23,11 @@ from .samples import SAMPLE_PHOTOS, sample_photos, sample_video
 
 FRAME_SIZE = (640, 480)  # width, height
 STREAM_FPS = 30.0
-PIPELINES = ("stream", "photo", "fer")
+PIPELINES = ("stream", "photo", "photo_mtcnn", "fer")
 DESCRIPTIONS = {
-    "stream": "stream pipeline (haar_stream + tracking + smoothing)",
-    "photo": "photo pipeline (MTCNN)",
+    "stream": "stream pipeline (blazeface_stream + tracking + smoothing)",
+    "photo": "photo pipeline (BlazeFace, flip TTA)",
+    "photo_mtcnn": "photo pipeline with MTCNN",
     "fer": "fer 25 (FER(mtcnn=False), Haar)",
 }
 
@@ -94,10 +95,10 @@ def _make_analyzer(pipeline):
 
         stream = StreamPipeline()
         return lambda frame, stamp: len(stream.process(frame, stamp))
-    if pipeline == "photo":
+    if pipeline in ("photo", "photo_mtcnn"):
         from ..vision.pipeline import PhotoPipeline
 
-        photo = PhotoPipeline("mtcnn")
+        photo = PhotoPipeline("mtcnn" if pipeline == "photo_mtcnn" else "blazeface")
         return lambda frame, stamp: len(photo.analyze(frame))
     from fer.fer import FER  # fer 25 does not export FER from the package
 
@@ -235,8 +236,8 @@ def run_bench(pipelines=PIPELINES, clip_frames=None, as_json=False, out=None):
 def add_bench_parser(subparsers):
     parser = subparsers.add_parser(
         "bench", help="frames per second, latency and memory of the stream and photo pipelines (and fer)",
-        description="Run the stream pipeline, the photo pipeline (MTCNN) and, when installed, fer on the "
-                    "same 640x480 frames made from the sample video and photos, each in its own process, "
+        description="Run the stream pipeline, the photo pipeline (BlazeFace, and with MTCNN) and, when installed, "
+                    "fer on the same 640x480 frames made from the sample video and photos, each in its own process, "
                     "and print frames per second, latency p50/p95 and peak memory as a Markdown table.")
     parser.add_argument("--pipelines", nargs="+", choices=PIPELINES, default=list(PIPELINES),
                         help="which to measure (default: all)")

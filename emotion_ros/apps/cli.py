@@ -79,13 +79,16 @@ def run_bringup(args):
 
 
 def run_soak(args):
-    from .soak import bursts, report, soak
+    from .soak import bursts, report, soak, startup
 
     if args.bursts:
         bursts()
         return 0
     if not args.source:
         raise ValueError("soak needs --source (a video file or camera index), or --bursts")
+    if args.startup:
+        startup(args.source)
+        return 0
     windows = soak(args.source, args.seconds, args.window, args.params_file)
     if windows:
         print(report(windows, args.window))
@@ -101,6 +104,9 @@ def add_soak_parser(subparsers):
     parser.add_argument("--source", help="a video file (looped) or camera index")
     parser.add_argument("--bursts", action="store_true",
                         help="instead: FaceArrays of 5,000 faces and an 8K frame against the nodes' limits")
+    parser.add_argument("--startup", action="store_true",
+                        help="instead: start `emotion-ros bringup --source SOURCE` and print the seconds to its "
+                             "first EmotionArray with a face and its peak memory")
     parser.add_argument("--seconds", type=float, default=1800.0, help="how long to run (default 30 minutes)")
     parser.add_argument("--window", type=float, default=60.0, help="seconds per printed line")
     parser.add_argument("--params-file", action="append", default=[], help="YAML applied on top of params.yaml")

@@ -97,17 +97,53 @@ def report(windows, window):
             f"RSS {windows[0]['rss_mib']} -> {windows[-1]['rss_mib']} MiB ({growth:+.1f} % after the first window)")
 
 
+def startup(source, seconds=15.0, echo=print):
+    """`emotion-ros bringup --source SOURCE` started as a user starts it: seconds from the command to the
+    first EmotionArray with a face, and the peak resident memory of its process (the four nodes)."""
+    import subprocess
+    import sys
+
+    rclpy.init(args=ros_arguments([]))
+    monitor = SoakMonitor()
+    started = time.monotonic()
+    command = [sys.executable, "-m", "emotion_ros.apps.cli", "bringup", "--source", str(source),
+               "--max-seconds", str(seconds)]
+    bringup = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        executor = SingleThreadedExecutor()
+        executor.add_node(monitor)
+        first_face, peak_kib = None, 0
+        while bringup.poll() is None:
+            executor.spin_once(timeout_sec=0.05)
+            if first_face is None and any(face_ids for _, _, face_ids in monitor.arrivals):
+                first_face = time.monotonic() - started
+            with open(f"/proc/{bringup.pid}/status") as handle:
+                fields = dict(line.split(":", 1) for line in handle)
+            if "VmHWM" not in fields:  # exiting: its memory is gone already
+                break
+            peak_kib = int(fields["VmHWM"].split()[0])
+        executor.shutdown()
+    finally:
+        bringup.terminate()
+        bringup.wait()
+        monitor.destroy_node()
+        rclpy.try_shutdown()
+    echo(f"first EmotionArray with a face {first_face:.2f} s after `emotion-ros bringup` started"
+         if first_face is not None else f"no EmotionArray with a face within {seconds:g} s")
+    echo(f"peak RSS of the bringup process (four nodes) over {seconds:g} s: {peak_kib / 1024:.0f} MiB")
+    return first_face, peak_kib / 1024
+
+
 def bursts(echo=print, count=3, faces_per_burst=5000):
-    """Three FaceArrays of 5,000 faces into emotion_classifier_node, then MTCNN on a 7680x4320 frame as
-    face_detection_node runs it: time, faces kept and memory."""
+    """Three FaceArrays of 5,000 faces into emotion_classifier_node, then face_detection_node's detector on a
+    7680x4320 frame: time, faces kept and memory."""
     import cv2
 
     from ..config import load_params
     from ..msg import Face, FaceArray
     from ..nodes.common import image_msg
     from ..nodes.emotion_classifier_node import EmotionClassifierNode
-    from ..vision.detectors import detect_faces
-    from ..vision.mtcnn import MtcnnDetector
+    from ..vision.detectors import detect_faces, detector_from_params
     from .samples import sample_photos
 
     photo = cv2.imread(str(sample_photos()[0]))
@@ -140,11 +176,12 @@ def bursts(echo=print, count=3, faces_per_burst=5000):
         listener.destroy_node()
     finally:
         rclpy.try_shutdown()
-    max_side = load_params()["face_detection_node"]["max_image_side"]
+    params = load_params()["face_detection_node"]
+    max_side = params["max_image_side"]
     huge = cv2.resize(photo, (7680, 4320))
-    detector = MtcnnDetector()
+    detector = detector_from_params(params)
     started = time.monotonic()
     found = detect_faces(detector, huge, max_image_side=max_side)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    echo(f"MTCNN on a 7680x4320 frame, max_image_side {max_side}: {len(found)} faces in "
+    echo(f"{params['detector']} on a 7680x4320 frame, max_image_side {max_side}: {len(found)} faces in "
          f"{time.monotonic() - started:.1f} s, peak RSS of this process {peak:.0f} MiB")

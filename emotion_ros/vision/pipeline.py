@@ -20,7 +20,9 @@ DEFAULT_FACE_MARGIN = 0.0
 # square): medians of BlazeFace's keypoints on 1,000 PublicTest faces (`python tools/alignment_table.py
 # --template`), made mirror-symmetric so that a flipped crop is framed like the crop.
 FER_KEYPOINTS = np.array([0.32 + 0.385j, 0.68 + 0.385j, 0.50 + 0.595j, 0.50 + 0.76j])
-_ALIGNED_SIDES = (FACE_SIZE, 4 * FACE_SIZE)  # aligned crops are sampled at the face's own size, within these
+# Aligned crops are sampled near the face's own size, at a whole multiple of the classifier's input (1 to 4
+# times), so that shrinking them to it averages whole blocks of pixels (OpenCV's fast path).
+_ALIGNED_SCALES = (1, 4)
 
 
 def crop_face(image, box, margin=DEFAULT_FACE_MARGIN):
@@ -47,7 +49,7 @@ def aligned_face(image, keypoints, margin=DEFAULT_FACE_MARGIN):
     scale_rotation = np.vdot(template, found - found.mean()) / np.vdot(template, template)
     frame_scale = scale_rotation * (1 + 2 * margin)  # the frame's side and direction in the image
     origin = found.mean() - scale_rotation * (FER_KEYPOINTS.mean() + margin * (1 + 1j))  # its top-left corner
-    side = int(np.clip(round(abs(frame_scale)), *_ALIGNED_SIDES))
+    side = FACE_SIZE * int(np.clip(round(abs(frame_scale) / FACE_SIZE), *_ALIGNED_SCALES))
     step = frame_scale / side  # one output pixel, in the image
     to_image = np.array([[step.real, -step.imag, origin.real], [step.imag, step.real, origin.imag]])
     return cv2.warpAffine(image, to_image, (side, side), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
