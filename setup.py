@@ -5,11 +5,17 @@ without TensorFlow (LiteRT runs the models). BlazeFace's model files come from a
 ROS users build the same package with colcon (CMakeLists.txt), which adds the messages and the nodes.
 """
 
+import re
+from pathlib import Path
+
 from setuptools import setup
+
+VERSION = re.search(r'__version__ = "([^"]+)"', Path(__file__).with_name("emotion_ros").joinpath("__init__.py")
+                    .read_text()).group(1)
 
 setup(
     name="emotion_ros",
-    version="0.1.0",
+    version=VERSION,
     description="Faces, seven emotions and a social robot's answer: a ROS 2 package with a ROS-free core",
     license="MIT",
     python_requires=">=3.10",

@@ -11,7 +11,7 @@ from emotion_ros.vision.haar import HaarDetector
 from emotion_ros.vision.mtcnn import MtcnnDetector
 from emotion_ros.vision.detectors import make_detector
 from emotion_ros.vision.pipeline import PhotoPipeline, analyze_image, crop_face
-from emotion_ros.apps.samples import copy_sample_photos, sample_photos, sample_video
+from emotion_ros.apps.samples import copy_samples, sample_photos, sample_video
 from emotion_ros.nodes.sources import FrameSource, parse_source
 
 GROUP_PHOTO, SECOND_GROUP_PHOTO = sample_photos()[:2]
@@ -95,7 +95,7 @@ def test_crop_face_adds_the_margin_and_stays_inside_the_image():
 
 
 def test_photo_directory_source_skips_unreadable_files_and_ends(tmp_path):
-    copy_sample_photos(tmp_path)
+    copy_samples(tmp_path)
     (tmp_path / "03_broken.jpg").write_text("not a jpeg")
     source = FrameSource(tmp_path, loop=False)
     frames = []

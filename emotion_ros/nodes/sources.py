@@ -5,12 +5,13 @@ open it again after `retry_period`, so a node or a window keeps running until it
 """
 
 import logging
+import os
 import time
 from pathlib import Path
 
 import cv2
 
-from ..vision.images import IMAGE_SUFFIXES
+from ..vision.images import photo_paths
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +31,15 @@ def parse_source(source):
     raise FileNotFoundError(f"source {text!r} is neither a camera index, /dev/videoN, a video file nor a directory")
 
 
-def photo_paths(directory):
-    paths = sorted(p for p in Path(directory).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise FileNotFoundError(f"no photos ({', '.join(IMAGE_SUFFIXES)}) in {directory}")
-    return paths
-
-
 class FrameSource:
     """`read()` gives the next BGR frame, or None when there is none now (camera away, end of files)."""
 
     def __init__(self, source, width=0, height=0, loop=True, retry_period=2.0):
         self.kind, self.target = parse_source(source)
+        if self.kind == "camera":
+            # FFmpeg (behind /dev/videoN paths) prints its own error on every retry of a missing camera; the
+            # status line says it once. Read by OpenCV when it first loads FFmpeg; a value set before wins.
+            os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
         self.width, self.height = width, height
         self.loop = loop
         self.retry_period = retry_period
@@ -49,6 +47,8 @@ class FrameSource:
         self.status = ""  # the last problem, for a log line
         self._capture = None
         self._next_attempt = 0.0
+        self._failed_attempts = 0  # in a row
+        self.frames_read = 0
         self._photos = photo_paths(self.target) if self.kind == "photos" else []
         self._photo_index = 0
         if self.kind == "video" and not self._open():
@@ -63,13 +63,12 @@ class FrameSource:
         if self._capture is None and not self._open():
             return None
         ok, frame = self._capture.read()
-        if ok:
-            return frame
-        if self.kind == "video" and self.loop:
+        if not ok and self.kind == "video" and self.loop:
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, frame = self._capture.read()
-            if ok:
-                return frame
+        if ok:
+            self.frames_read += 1
+            return frame
         if self.kind == "video":
             self.finished = True
             self.status = f"end of video {self.target}"
@@ -82,12 +81,19 @@ class FrameSource:
     def _open(self):
         if time.monotonic() < self._next_attempt:
             return False
+        if self._failed_attempts:  # OpenCV said why the first time; its lines every retry would flood the log
+            level = cv2.utils.logging.getLogLevel()
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
         capture = cv2.VideoCapture(self.target if self.kind == "camera" else str(self.target))
+        if self._failed_attempts:
+            cv2.utils.logging.setLogLevel(level)
         if not capture.isOpened():
             capture.release()
-            self.status = f"cannot open {self.kind} {self.target}; retrying in {self.retry_period:g} s"
+            self._failed_attempts += 1
+            self.status = f"cannot open {self.kind} {self.target}; retrying every {self.retry_period:g} s"
             self._next_attempt = time.monotonic() + self.retry_period
             return False
+        self._failed_attempts = 0
         if self.kind == "camera" and self.width and self.height:
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
@@ -107,6 +113,7 @@ class FrameSource:
             self._photo_index += 1
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is not None:
+                self.frames_read += 1
                 return image
             log.warning("skipping unreadable photo %s", path)
         self.finished = True

@@ -106,6 +106,13 @@ class SocialResponsePolicy:
         return SocialResponse(emoji=emoji, emotion=self._shown_emotion, face_id=self._main_id or "",
                               emoji_changed=emoji_changed, question=question, language=self.prompts.language)
 
+    def dwell_progress(self, stamp):
+        """(emotion, fraction of `dwell_time` it has held, 0 to 1) for the main face's emotion while it waits
+        to be shown; None when it is the one shown, or nobody is followed."""
+        if self._main_id is None or self._candidate_label in (None, self._shown_emotion) or not self.dwell_time:
+            return None
+        return self._candidate_label, min(1.0, (stamp - self._candidate_since) / self.dwell_time)
+
     def _follow_main_face(self, stamp, faces):
         """The main face of this frame, or None while the engaged face is briefly out of sight."""
         if self._main_id is not None and self.follow_face:

@@ -17,7 +17,7 @@ MIN_SHIPPED_QUESTIONS = 3
 MIN_USER_QUESTIONS = 1
 
 _TOP_LEVEL_KEYS = ("language", "idle_emoji", "emotions")
-_EMOTION_KEYS = ("emoji", "questions")
+_EMOTION_KEYS = ("emoji", "questions")  # required; "name" (the word shown for the emotion) is optional
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class PromptTable:
     idle_emoji: str
     emoji: dict  # emotion -> emoji string
     questions: dict  # emotion -> tuple of questions
+    names: dict  # emotion -> the word shown for it in this language (the class name when the file gives none)
     source: str = ""  # the file it came from, for error messages
 
 
@@ -55,14 +56,15 @@ def _parse_emotion(source, emotion, entry, min_questions):
     if not isinstance(entry, dict):
         raise ValueError(f"{source}: {where} must be a mapping with keys 'emoji' and 'questions', "
                          f"got {_kind(entry)}")
-    unknown = sorted(str(key) for key in entry if key not in _EMOTION_KEYS)
+    unknown = sorted(str(key) for key in entry if key not in (*_EMOTION_KEYS, "name"))
     if unknown:
         raise ValueError(f"{source}: {where} has unknown key(s) {', '.join(unknown)} "
-                         f"(expected 'emoji' and 'questions')")
+                         f"(expected 'emoji', 'questions' and optionally 'name')")
     for key in _EMOTION_KEYS:
         if key not in entry:
             raise ValueError(f"{source}: {where} is missing '{key}'")
     emoji = _check_emoji(source, f"{where}.emoji", entry["emoji"])
+    name = _check_text(source, f"{where}.name", entry.get("name", emotion), "the word shown for the emotion")
     questions = entry["questions"]
     if not isinstance(questions, list):
         raise ValueError(f"{source}: {where}.questions must be a list of strings, got {_kind(questions)}")
@@ -75,7 +77,7 @@ def _parse_emotion(source, emotion, entry, min_questions):
         if text in checked:
             raise ValueError(f"{source}: {where}.questions[{index}] repeats an earlier question: {text!r}")
         checked.append(text)
-    return emoji, tuple(checked)
+    return emoji, tuple(checked), name
 
 
 def _parse_table(source, document, min_questions):
@@ -105,10 +107,10 @@ def _parse_table(source, document, min_questions):
     missing = [name for name in CLASSES if name not in emotions]
     if missing:
         raise ValueError(f"{source}: emotion(s) missing under 'emotions': {', '.join(missing)}")
-    emoji, questions = {}, {}
+    emoji, questions, names = {}, {}, {}
     for name in CLASSES:
-        emoji[name], questions[name] = _parse_emotion(source, name, emotions[name], min_questions)
-    return PromptTable(language, idle_emoji, emoji, questions, str(source))
+        emoji[name], questions[name], names[name] = _parse_emotion(source, name, emotions[name], min_questions)
+    return PromptTable(language, idle_emoji, emoji, questions, names, str(source))
 
 
 def load_prompts(path_or_language, min_questions=None):

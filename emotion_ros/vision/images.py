@@ -4,6 +4,8 @@ The conversion works on any object with the Image fields (rclpy messages and ros
 so it replaces cv_bridge, whose PyPI port breaks on numpy 2.
 """
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 
@@ -116,3 +118,12 @@ def image_fields(image_bgr):
         "step": image.shape[1] * channels,
         "data": np.ascontiguousarray(image).reshape(-1),
     }
+
+
+def photo_paths(directory, recursive=False):
+    """The photos of a folder (and of its sub-folders when `recursive`), sorted by path."""
+    files = Path(directory).rglob("*") if recursive else Path(directory).iterdir()
+    paths = sorted(p for p in files if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not paths:
+        raise FileNotFoundError(f"no photos ({', '.join(IMAGE_SUFFIXES)}) in {directory}")
+    return paths

@@ -17,9 +17,10 @@ from .images import check_image
 # both centred. A square of the box's longer side, with no extra margin, reproduces that framing.
 DEFAULT_FACE_MARGIN = 0.0
 # Where the eyes (image-left first), nose tip and mouth centre of FER2013's faces lie in their frame (the unit
-# square): medians of BlazeFace's keypoints on 1,000 PublicTest faces (`python tools/alignment_table.py
-# --template`), made mirror-symmetric so that a flipped crop is framed like the crop.
-FER_KEYPOINTS = np.array([0.32 + 0.385j, 0.68 + 0.385j, 0.50 + 0.595j, 0.50 + 0.76j])
+# square): medians of BlazeFace's keypoints on the first 1,000 PublicTest faces (894 found; `python
+# tools/alignment_table.py <publictest.npz> --template --limit 1000`), made mirror-symmetric so that a
+# flipped crop is framed like the crop.
+FER_KEYPOINTS = np.array([0.322 + 0.393j, 0.678 + 0.393j, 0.50 + 0.593j, 0.50 + 0.755j])
 # Aligned crops are sampled near the face's own size, at a whole multiple of the classifier's input (1 to 4
 # times), so that shrinking them to it averages whole blocks of pixels (OpenCV's fast path).
 _ALIGNED_SCALES = (1, 4)
