@@ -4,6 +4,8 @@ import argparse
 import contextlib
 import io
 import re
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -159,15 +161,18 @@ def test_the_last_question_is_kept_for_a_few_seconds_then_cleared():
     assert head.emoji == "😄"
 
 
-def test_a_missing_camera_is_reported_once_retried_and_the_run_fails(capfd, tmp_path):
+def test_a_missing_camera_is_reported_once_retried_and_the_run_fails(tmp_path):
+    """As a user runs it, in a fresh process: OpenCV and FFmpeg load their settings once per process."""
     quick_retries = tmp_path / "retries.yaml"
     quick_retries.write_text("camera_node:\n  ros__parameters:\n    retry_period: 0.01\n")
-    assert run_webcam("/dev/video99", max_frames=30, show_window=False, params_files=[quick_retries]) == 1
-    err = capfd.readouterr().err  # the C++ libraries' lines too
-    assert err.count("cannot open camera /dev/video99; retrying") == 1  # 30 tries, one line
-    assert err.count("/dev/video99") <= 4  # OpenCV's own lines, if any, come from the first try only
-    assert err.strip().endswith("no frame from camera /dev/video99: is it plugged in, and not used by another "
-                                "program?")
+    result = subprocess.run([sys.executable, "-m", "emotion_ros.apps.cli", "webcam", "--source", "/dev/video99",
+                             "--no-window", "--max-frames", "30", "--params-file", str(quick_retries)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.count("/dev/video99") == 2  # 30 tries: no library's own lines, ours once each
+    assert "cannot open camera /dev/video99; retrying every 0.01 s" in result.stderr
+    assert result.stderr.strip().endswith("no frame from camera /dev/video99: is it plugged in, and not used by "
+                                          "another program?")
 
 
 def test_a_window_without_a_display_is_a_clear_error(monkeypatch):
