@@ -55,8 +55,22 @@ def test_empty_photo_folder_gives_one_clear_line_in_bringup(tmp_path):
                             capture_output=True, text=True, timeout=120,
                             env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)})
     assert result.returncode == 1
-    assert f"emotion-ros: no photos (.jpg, .jpeg, .png, .bmp, .webp) in {tmp_path}" in result.stderr
+    assert f"emotion-ros bringup: no photos (.jpg, .jpeg, .png, .bmp, .webp) in {tmp_path}" in result.stderr
     assert "Traceback" not in result.stderr and "AttributeError" not in result.stderr
+
+
+def test_bringup_names_the_annotated_images_after_their_photos(tmp_path):
+    photos, out = tmp_path / "photos", tmp_path / "annotated"
+    photos.mkdir()
+    for name, photo in (("alice.jpg", sample_photos()[2]), ("bob.png", sample_photos()[3])):
+        cv2.imwrite(str(photos / name), cv2.imread(str(photo)))
+    result = subprocess.run([sys.executable, "-m", "emotion_ros.apps.cli", "bringup", "--source", str(photos),
+                             "--params-file", "config/photos.yaml", "--out", str(out), "--max-seconds", "60"],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)})
+    assert result.returncode == 0, result.stderr
+    assert "done: 2 image(s) sent, 2 emotion array(s) received" in result.stdout
+    assert sorted(path.name for path in out.iterdir()) == ["alice_emotions.jpg", "bob_emotions.jpg"]
 
 
 def test_malformed_params_file_is_named_before_ros_starts(tmp_path):
@@ -65,7 +79,7 @@ def test_malformed_params_file_is_named_before_ros_starts(tmp_path):
     result = subprocess.run([sys.executable, "-m", "emotion_ros.apps.cli", "bringup", "--source", str(tmp_path),
                              "--params-file", str(broken)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert f"emotion-ros: {broken}: not valid YAML" in result.stderr
+    assert f"emotion-ros bringup: {broken}: not valid YAML" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -47,12 +47,14 @@ def ros_arguments(params_files, remaps=()):
 
 
 class ResultsMonitor(Node):
-    """Prints one line per face and per social response; saves the annotated images to `out_dir`."""
+    """Prints one line per face and per social response; saves the annotated images to `out_dir`, named
+    after their photo when `photo_names` ((sec, nanosec) stamp -> file name) knows it, else by stamp."""
 
-    def __init__(self, out_dir=None, echo=print):
+    def __init__(self, out_dir=None, echo=print, photo_names=None):
         super().__init__("bringup_monitor")
         self.echo = echo
         self.out_dir = Path(out_dir) if out_dir else None
+        self.photo_names = photo_names if photo_names is not None else {}
         self.emotion_arrays = 0
         self.last_received = time.monotonic()
         self.create_subscription(EmotionArray, "emotions", self.on_emotions, 10)
@@ -75,8 +77,10 @@ class ResultsMonitor(Node):
                       f"(valence {emotion.valence:+.2f}, arousal {emotion.arousal:+.2f})")
 
     def on_annotated(self, msg):
-        path = self.out_dir / f"emotions_{msg.header.stamp.sec}_{msg.header.stamp.nanosec:09d}.jpg"
-        cv2.imwrite(str(path), image_from_msg(msg))
+        stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        photo = self.photo_names.get(stamp)
+        name = f"{Path(photo).stem}_emotions.jpg" if photo else f"emotions_{stamp[0]}_{stamp[1]:09d}.jpg"
+        cv2.imwrite(str(self.out_dir / name), image_from_msg(msg))
 
 
 def make_nodes(source):
@@ -148,7 +152,7 @@ def bringup(source, params_files=(), out_dir=None, max_seconds=None, echo=print,
     nodes, executors = [], []
     try:
         nodes, camera = make_nodes(source)
-        monitor = ResultsMonitor(out_dir, echo)
+        monitor = ResultsMonitor(out_dir, echo, camera.photo_names if camera is not None else None)
         nodes.append(monitor)
         executors = spin_in_threads(nodes)
         started = time.monotonic()

@@ -1,5 +1,7 @@
 """camera_node: publishes frames of a camera, a video file or a directory of photos on `image_raw`."""
 
+from collections import OrderedDict
+
 from rclpy.node import Node
 from std_msgs.msg import Header
 
@@ -30,6 +32,7 @@ PARAMETERS = {
 CHECKS = {"fps": POSITIVE, "width": NOT_NEGATIVE, "height": NOT_NEGATIVE, "retry_period": POSITIVE,
           "image_transport": IMAGE_TRANSPORT}
 LIVE = ("frame_id",)  # the others shape the source or the timer
+PHOTO_NAMES_KEPT = 100  # names of the last photos published, by stamp
 
 
 class CameraNode(Node):
@@ -44,6 +47,8 @@ class CameraNode(Node):
         self.to_msg = compressed_image_msg if self.params.image_transport == "compressed" else image_msg
         self._last_status = ""
         self.frames_published = 0
+        # (sec, nanosec) stamp -> file name of the photos published last, so that results can keep their names
+        self.photo_names = OrderedDict()
         self.timer = self.create_timer(1.0 / self.params.fps, self.publish_frame)
         self.health = NodeHealth(self, {"source": f"{self.source.kind} {self.source.target}"}, expects_input=False)
         self.get_logger().info(f"publishing {self.source.kind} {self.source.target} at {self.params.fps:g} fps")
@@ -64,6 +69,10 @@ class CameraNode(Node):
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.params.frame_id)
         self.publisher.publish(self.to_msg(frame, header))
         self.frames_published += 1
+        if self.source.kind == "photos":
+            self.photo_names[(header.stamp.sec, header.stamp.nanosec)] = self.source.last_photo.name
+            while len(self.photo_names) > PHOTO_NAMES_KEPT:
+                self.photo_names.popitem(last=False)
         self.health.output()
 
     def destroy_node(self):

@@ -49,6 +49,7 @@ class FrameSource:
         self._next_attempt = 0.0
         self._failed_attempts = 0  # in a row
         self.frames_read = 0
+        self.last_photo = None  # the path of the photo read last (photo directories)
         self._photos = photo_paths(self.target) if self.kind == "photos" else []
         self._photo_index = 0
         if self.kind == "video" and not self._open():
@@ -114,6 +115,7 @@ class FrameSource:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if image is not None:
                 self.frames_read += 1
+                self.last_photo = path
                 return image
             log.warning("skipping unreadable photo %s", path)
         self.finished = True
