@@ -490,3 +490,35 @@ def test_nodes_report_their_health_on_diagnostics(executor, monkeypatch):
     status, values = latest("face_detection_node")
     assert status.name == "emotion_ros: /face_detection_node" and status.message == "running"
     assert values["detector"] == "haar" and int(values["outputs"]) >= 5 and float(values["latency p50 (ms)"]) > 0
+
+
+def test_the_example_subscriber_of_the_messages_doc_reads_real_emotion_arrays(executor, tmp_path):
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "MESSAGES.md").read_text()
+    example = tmp_path / "mood_listener.py"
+    example.write_text(re.search(r"```python\n(.*?)```", doc, re.S).group(1))
+    publisher_node = Node("test_emotions_publisher")
+    start(executor, publisher_node)
+    publisher = publisher_node.create_publisher(EmotionArray, "emotions", 10)
+    others = publisher.get_subscription_count()  # nodes of earlier tests may still listen
+    listener = subprocess.Popen([sys.executable, str(example)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)})
+    try:
+        scores = [0.05, 0.0, 0.05, 0.7, 0.1, 0.0, 0.1]
+        emotion = Emotion(face_id="face_3", roi=RegionOfInterest(x_offset=100, y_offset=50, width=80, height=80),
+                          label="happy", confidence=0.7, scores=scores)
+        message = EmotionArray(header=header(7.0), classes=list(CLASSES), emotions=[emotion])
+        assert spin_until(executor, lambda: publisher.get_subscription_count() > others, 30.0)
+        publisher.publish(message)
+        spin_for(executor, 1.0)
+    finally:
+        listener.send_signal(signal.SIGINT)
+        out, err = listener.communicate(timeout=30)
+    assert out.splitlines()[0] == "face_3 looks happy (70%, happy 70%) at x=140 in test_camera"
+    assert listener.returncode == 0, err
