@@ -486,7 +486,8 @@ def test_nodes_report_their_health_on_diagnostics(executor, monkeypatch):
     for index in range(6):
         recorder.image_publisher.publish(image_msg(frame, header(400.0 + index / 5)))
         spin_for(executor, 0.2)
-    assert spin_until(executor, lambda: latest("face_detection_node")[0].level == DiagnosticStatus.OK, 5.0)
+    assert spin_until(executor, lambda: latest("face_detection_node")[0].level == DiagnosticStatus.OK
+                      and int(latest("face_detection_node")[1]["outputs"]) >= 5, 5.0)  # reported once a second
     status, values = latest("face_detection_node")
     assert status.name == "emotion_ros: /face_detection_node" and status.message == "running"
     assert values["detector"] == "haar" and int(values["outputs"]) >= 5 and float(values["latency p50 (ms)"]) > 0
