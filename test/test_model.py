@@ -72,14 +72,15 @@ def test_shipped_model_reaches_documented_accuracy(classifier):
 
 @needs_data
 def test_litert_model_matches_keras_model(public_test, classifier):
-    """The .tflite and the .keras shipped side by side must be the same network."""
+    """The .tflite and the .keras shipped side by side must be the same network; the .tflite's weights are
+    int8, so its probabilities differ a little (0.03 at most on 512 faces when exported)."""
     keras = pytest.importorskip("keras")
     model = keras.models.load_model(MODEL_PATH.with_suffix(".keras"), compile=False)
-    faces = public_test[0][:64]
+    faces = public_test[0][:512]
     expected = model.predict(faces[..., None].astype(np.float32), verbose=0)
     scores = classifier.predict(faces)
-    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-4)
-    np.testing.assert_array_equal(scores.argmax(axis=1), expected.argmax(axis=1))
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=0.05)
+    assert (scores.argmax(axis=1) == expected.argmax(axis=1)).mean() >= 0.98
 
 
 @needs_data

@@ -245,8 +245,12 @@ def plot_curves(history_path, png_path=None):
     plt.close(figure)
 
 
-def export_model(keras_path, out_dir):
-    """Write `emotion_cnn.keras` (weights only, no optimizer) and `emotion_cnn.tflite` for LiteRT."""
+def export_model(keras_path, out_dir, quantize=True):
+    """Write `emotion_cnn.keras` (weights only, no optimizer) and `emotion_cnn.tflite` for LiteRT.
+
+    `quantize` stores the LiteRT weights as int8 (dynamic-range quantization: activations stay float): on
+    PublicTest the same accuracy as float32 and 3.7 times the speed at batch 1 (docs/MODEL.md).
+    """
     import tempfile
 
     import keras
@@ -260,6 +264,9 @@ def export_model(keras_path, out_dir):
     model.save(out_dir / "emotion_cnn.keras")
     with tempfile.TemporaryDirectory() as saved_model_dir:
         model.export(saved_model_dir, format="tf_saved_model", verbose=False)
-        tflite = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir).convert()
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+        if quantize:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        tflite = converter.convert()
     (out_dir / "emotion_cnn.tflite").write_bytes(tflite)
     return out_dir / "emotion_cnn.tflite"
