@@ -90,18 +90,31 @@ def test_generated_message_constants_match_the_class_list():
     assert tuple(getattr(msg.Emotion, name.upper()) for name in CLASSES) == CLASSES
 
 
-def test_core_and_cli_work_without_rclpy(tmp_path):
-    """What `pip install .` gives: the photo pipeline and the command, with rclpy impossible to import."""
+def test_core_and_cli_work_without_rclpy_and_tensorflow(tmp_path):
+    """What `pip install .` gives: the photo pipeline (BlazeFace) and the command, with rclpy, TensorFlow,
+    Keras and MTCNN impossible to import."""
     import subprocess
     import sys
 
     from emotion_ros.apps.samples import sample_photos
 
     script = (
-        "import sys; sys.modules['rclpy'] = None\n"  # any `import rclpy` now raises ImportError
+        "import sys\n"
+        "for name in ('rclpy', 'tensorflow', 'keras', 'mtcnn'):\n"
+        "    sys.modules[name] = None  # any import of it now raises ImportError\n"
         "from emotion_ros.apps.cli import main\n"
-        f"main(['analyze', {str(sample_photos()[2])!r}, '--detector', 'haar', '--out', {str(tmp_path)!r}])\n"
+        f"main(['analyze', {str(sample_photos()[0])!r}, '--out', {str(tmp_path)!r}])\n"
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "1 face(s)" in result.stdout
+    assert "6 face(s)" in result.stdout
+
+
+def test_pip_install_brings_no_tensorflow_unless_asked():
+    setup_call = next(node for node in ast.walk(ast.parse((ROOT / "setup.py").read_text()))
+                      if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "setup")
+    arguments = {keyword.arg: ast.literal_eval(keyword.value) for keyword in setup_call.keywords
+                 if keyword.arg in ("install_requires", "extras_require")}
+    assert not {"tensorflow", "tensorflow-cpu", "mtcnn", "keras"} & set(arguments["install_requires"])
+    assert "tensorflow-cpu" in arguments["extras_require"]["mtcnn"] and "mtcnn" in arguments["extras_require"]["mtcnn"]
+    assert "tensorflow-cpu" in arguments["extras_require"]["train"]
