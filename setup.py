@@ -19,7 +19,8 @@ setup(
     description="Faces, seven emotions and a social robot's answer: a ROS 2 package with a ROS-free core",
     license="MIT",
     python_requires=">=3.10",
-    packages=["emotion_ros", *(f"emotion_ros.{layer}" for layer in ("vision", "social", "nodes", "bags", "model", "apps")),
+    packages=["emotion_ros",
+              *(f"emotion_ros.{layer}" for layer in ("vision", "social", "nodes", "bags", "model", "apps")),
               "emotion_ros.config", "emotion_ros.msg_definitions"],
     package_dir={"emotion_ros.config": "config", "emotion_ros.msg_definitions": "msg"},
     package_data={
