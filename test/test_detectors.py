@@ -149,6 +149,8 @@ def test_faces_without_keypoints_are_cropped_from_their_box():
     assert face_crop(image, with_points, align=False).shape == (60, 60, 3)
     aligned = face_crop(image, with_points)
     assert aligned.shape[0] == aligned.shape[1] >= 48
+    for broken in (((60, 40), (float("nan"), 40), (70, 55), (70, 65)), ((60, 40),) * 4, ((60, 40), (80, 40))):
+        assert face_crop(image, Detection((50, 20, 40, 60), 1.0, broken)).shape == (60, 60, 3)  # from the box
 
 
 def test_huge_frames_are_searched_on_a_smaller_copy_with_keypoints_mapped_back(detector):

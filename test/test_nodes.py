@@ -330,6 +330,9 @@ def test_parameters_are_checked_when_set_and_applied_live(executor):
     assert not read_only.successful and "read-only" in read_only.reason
     assert detector.set_parameters([Parameter("min_face_size", value=60)])[0].successful
     assert detector.detector.min_face_size == 60  # the running detector uses it from the next frame
+    assert detector.detector.name == "blazeface" and detector.detector.min_confidence == 0.6
+    assert detector.set_parameters([Parameter("min_confidence", value=0.8)])[0].successful
+    assert detector.detector.min_confidence == 0.8
 
     classifier = EmotionClassifierNode()
     start(executor, classifier)

@@ -87,11 +87,11 @@ def weighted_suppression(boxes, keypoints, scores, iou_threshold=SUPPRESSION_IOU
 class BlazeFaceModel:
     """One BlazeFace model: faces of one image, letterboxed into the model's square input, as arrays."""
 
-    def __init__(self, model="full_range", min_confidence=None, num_threads=1):
+    def __init__(self, model="full_range", num_threads=1):
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            file_name, self.input_side, strides, anchors_per_cell, default_confidence = MODELS[model]
+            file_name, self.input_side, strides, anchors_per_cell, self.default_confidence = MODELS[model]
         except KeyError:
             raise ValueError(f"unknown BlazeFace model {model!r}; choose one of {', '.join(MODELS)}") from None
         self._interpreter = Interpreter(model_path=str(model_file(file_name)), num_threads=num_threads)
@@ -100,11 +100,11 @@ class BlazeFaceModel:
         boxes_output, scores_output = sorted(self._interpreter.get_output_details(), key=lambda d: -d["shape"][-1])
         self._boxes_output, self._scores_output = boxes_output["index"], scores_output["index"]
         self._anchors = anchor_centres(self.input_side, strides, anchors_per_cell)
-        self.min_confidence = default_confidence if min_confidence is None else min_confidence
 
-    def candidates(self, image):
-        """Every face candidate of a BGR (or gray) image above `min_confidence`, before suppression:
-        corners (N, 4) as (x0, y0, x1, y1), keypoints (N, 6, 2) and scores (N,), in the image's pixels."""
+    def candidates(self, image, min_confidence=None):
+        """Every face candidate of a BGR (or gray) image scored at least `min_confidence` (by default the
+        model's own threshold), before suppression: corners (N, 4) as (x0, y0, x1, y1), keypoints (N, 6, 2)
+        and scores (N,), in the image's pixels."""
         height, width = image.shape[:2]
         side = max(height, width)  # the square the image is letterboxed into, in image pixels
         scale = self.input_side / side
@@ -119,7 +119,7 @@ class BlazeFaceModel:
         raw_boxes = self._interpreter.get_tensor(self._boxes_output)[0]
         raw_scores = self._interpreter.get_tensor(self._scores_output)[0, :, 0].astype(np.float64)
         scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores, -100.0, 100.0)))
-        keep = scores >= self.min_confidence
+        keep = scores >= (self.default_confidence if min_confidence is None else min_confidence)
         raw_boxes, scores, anchors = raw_boxes[keep], scores[keep], self._anchors[keep]
         # Offsets are in input pixels from the anchor's centre; turn them into image pixels.
         centres = (raw_boxes[:, :2] / self.input_side + anchors) * side
@@ -164,23 +164,25 @@ class BlazeFaceDetector:
     FACE_TO_TILE = 16
 
     def __init__(self, min_confidence=None, min_face_size=40, num_threads=1):
-        self.full_range = BlazeFaceModel("full_range", min_confidence, num_threads)
-        self.short_range = BlazeFaceModel("short_range", min_confidence, num_threads)
+        self.full_range = BlazeFaceModel("full_range", num_threads)
+        self.short_range = BlazeFaceModel("short_range", num_threads)
+        self.min_confidence = min_confidence  # None: each model's own threshold
         self.min_face_size = min_face_size
 
     def __call__(self, image_bgr):
         image = check_image(image_bgr)
         height, width = image.shape[:2]
-        found = [self.full_range.candidates(image)]
+        found = [self.full_range.candidates(image, self.min_confidence)]
         tile_side = max(self.FACE_TO_TILE * self.min_face_size, self.full_range.input_side)
         while tile_side < max(width, height):
             for x, y, w, h in tiles(width, height, tile_side):
-                corners, keypoints, scores = self.full_range.candidates(image[y : y + h, x : x + w])
+                corners, keypoints, scores = self.full_range.candidates(image[y : y + h, x : x + w],
+                                                                        self.min_confidence)
                 found.append((corners + (x, y, x, y), keypoints + (x, y), scores))
             tile_side *= 2
         corners, keypoints, scores = (np.concatenate(parts) for parts in zip(*found))
         if not len(scores):
-            corners, keypoints, scores = self.short_range.candidates(image)
+            corners, keypoints, scores = self.short_range.candidates(image, self.min_confidence)
         return detections_of(*weighted_suppression(corners, keypoints, scores), width, height, self.min_face_size)
 
 
@@ -193,17 +195,20 @@ class BlazeFaceStreamDetector(WindowTrackingDetector):
     def __init__(self, detect_every=DEFAULT_DETECT_EVERY, min_confidence=None, min_face_size=30, num_threads=1,
                  roi_margin=0.5, max_lost_frames=3, max_duplicate_distance=0.5):
         super().__init__(detect_every, roi_margin, max_lost_frames, max_duplicate_distance)
-        self.full_range = BlazeFaceModel("full_range", min_confidence, num_threads)
-        self.short_range = BlazeFaceModel("short_range", min_confidence, num_threads)
+        self.full_range = BlazeFaceModel("full_range", num_threads)
+        self.short_range = BlazeFaceModel("short_range", num_threads)
+        self.min_confidence = min_confidence  # None: each model's own threshold
         self.min_face_size = min_face_size
 
     def _scan(self, image):
         height, width = image.shape[:2]
-        merged = weighted_suppression(*self.full_range.candidates(image))
+        merged = weighted_suppression(*self.full_range.candidates(image, self.min_confidence))
         return detections_of(*merged, width, height, self.min_face_size)
 
     def _search_window(self, image, window, box):
         x, y, w, h = window
-        corners, keypoints, scores = weighted_suppression(*self.short_range.candidates(image[y : y + h, x : x + w]))
+        window_image = image[y : y + h, x : x + w]
+        corners, keypoints, scores = weighted_suppression(*self.short_range.candidates(window_image,
+                                                                                       self.min_confidence))
         height, width = image.shape[:2]
         return detections_of(corners + (x, y, x, y), keypoints + (x, y), scores, width, height, self.min_face_size)

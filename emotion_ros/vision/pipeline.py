@@ -59,8 +59,9 @@ def aligned_face(image, keypoints, margin=DEFAULT_FACE_MARGIN):
 
 def face_crop(image, detection, margin=DEFAULT_FACE_MARGIN, align=True):
     """What the classifier sees of one detected face: aligned when the detector found its eyes, nose and
-    mouth and `align` is on, else the square around its box."""
-    if align and len(detection.keypoints) >= len(FER_KEYPOINTS):
+    mouth (finite, not all in one place) and `align` is on, else the square around its box."""
+    points = np.array(detection.keypoints[: len(FER_KEYPOINTS)], dtype=float)
+    if align and len(points) == len(FER_KEYPOINTS) and np.isfinite(points).all() and np.ptp(points, axis=0).max() > 1:
         return aligned_face(image, detection.keypoints, margin)
     return crop_face(image, detection.box, margin)
 
