@@ -140,6 +140,8 @@ def test_evaluate_measures_fer_on_the_same_faces(small_split, tmp_path):
     assert metrics["accuracy"] > 0.4  # fer's CNN is far above chance (1/7) on FER2013 faces
     with pytest.raises(ValueError, match="flip-tta"):
         evaluate(path, model_path="fer", flip_tta=True, out_dir=tmp_path)
+    with pytest.raises(ValueError, match="zoom-tta"):
+        evaluate(path, model_path="fer", zoom_tta=True, out_dir=tmp_path)
 
 
 @needs_data
@@ -184,6 +186,21 @@ def test_predict_on_no_faces(classifier):
 def test_predict_rejects_bad_faces(classifier, face, message):
     with pytest.raises(ValueError, match=message):
         classifier.predict([face])
+
+
+@needs_data
+def test_test_time_views_average_the_face_its_centre_and_their_mirrors(public_test, classifier):
+    from emotion_ros.vision.classifier import central_zoom, face_input
+
+    faces = public_test[0][:8]
+    plain = EmotionClassifier(MODEL_PATH)
+    centre = np.stack([central_zoom(face_input(face)) for face in faces]).astype(np.uint8)
+    expected = (plain.predict(faces) + plain.predict(faces[:, :, ::-1]) + plain.predict(centre)
+                + plain.predict(centre[:, :, ::-1])) / 4
+    views = EmotionClassifier(MODEL_PATH, flip_tta=True, zoom_tta=True).predict(faces)
+    np.testing.assert_allclose(views, expected, rtol=0, atol=0.02)  # the centre rounded to uint8 here
+    np.testing.assert_allclose(views.sum(axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(views, plain.predict(faces), atol=1e-3)
 
 
 @needs_data

@@ -343,6 +343,9 @@ def test_parameters_are_checked_when_set_and_applied_live(executor):
     assert classifier.smoother is None
     assert classifier.set_parameters([Parameter("flip_tta", value=True)])[0].successful
     assert classifier.classifier.flip_tta
+    assert classifier.classifier.zoom_tta  # photos.yaml's
+    assert classifier.set_parameters([Parameter("zoom_tta", value=False)])[0].successful
+    assert not classifier.classifier.zoom_tta
 
     assert social.set_parameters([Parameter("language", value="fr")])[0].successful
     assert social.policy.prompts.language == "fr"

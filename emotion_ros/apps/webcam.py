@@ -177,7 +177,8 @@ def make_stream_pipeline(params):
     detection, classification = params["face_detection_node"], params["emotion_classifier_node"]
     return StreamPipeline(detector=detector_from_params(detection),
                           max_missed_seconds=detection["max_missed_seconds"],
-                          classifier=EmotionClassifier(flip_tta=classification["flip_tta"]),
+                          classifier=EmotionClassifier(flip_tta=classification["flip_tta"],
+                                                       zoom_tta=classification["zoom_tta"]),
                           face_margin=classification["face_margin"],
                           align_faces=classification["align_faces"],
                           time_constant=classification["smoothing_time_constant"],

