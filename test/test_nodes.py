@@ -346,6 +346,10 @@ def test_parameters_are_checked_when_set_and_applied_live(executor):
     assert classifier.classifier.zoom_tta  # photos.yaml's
     assert classifier.set_parameters([Parameter("zoom_tta", value=False)])[0].successful
     assert not classifier.classifier.zoom_tta
+    assert classifier.label_names["angry"] == "angry"
+    assert not classifier.set_parameters([Parameter("label_language", value="de")])[0].successful
+    assert classifier.set_parameters([Parameter("label_language", value="fr")])[0].successful
+    assert classifier.label_names["angry"] == "colère"  # the words drawn on emotions/image from now on
 
     assert social.set_parameters([Parameter("language", value="fr")])[0].successful
     assert social.policy.prompts.language == "fr"

@@ -8,6 +8,7 @@ from sensor_msgs.msg import Image
 
 from ..classes import CLASSES
 from ..msg import Emotion, EmotionArray, FaceArray
+from ..social.prompts import SHIPPED_LANGUAGES, load_prompts
 from ..vision.classifier import EmotionClassifier
 from ..vision.drawing import draw_faces
 from ..vision.images import decode_image
@@ -46,6 +47,8 @@ PARAMETERS = {
     "reliable_images": IMAGE_RELIABILITY_DESCRIPTION,
     "image_transport": IMAGE_TRANSPORT_DESCRIPTION,
     "max_faces": "at most this many faces of a face array are classified, the largest first",
+    "label_language": "language of the labels drawn on emotions/image: en or fr (set it like social_response_node's "
+                      "language); the messages always carry the class names",
 }
 CHECKS = {
     "face_margin": NOT_NEGATIVE,
@@ -54,9 +57,10 @@ CHECKS = {
     "switch_margin": NOT_NEGATIVE,
     "max_faces": AT_LEAST_ONE,
     "image_transport": IMAGE_TRANSPORT,
+    "label_language": (f"one of {', '.join(SHIPPED_LANGUAGES)}", lambda value: value in SHIPPED_LANGUAGES),
 }
 LIVE = ("face_margin", "align_faces", "flip_tta", "zoom_tta", "image_cache_size", "smoothing_time_constant",
-        "switch_margin", "max_faces")
+        "switch_margin", "max_faces", "label_language")
 # Seconds after which the smoothing state of a face that is no longer reported is dropped.
 SMOOTHING_MEMORY = 2.0
 PENDING_FACE_ARRAYS = 10
@@ -86,6 +90,7 @@ class EmotionClassifierNode(Node):
         super().__init__("emotion_classifier_node", **kwargs)
         self.params = declare_parameters(self, "emotion_classifier_node", PARAMETERS, CHECKS, LIVE)
         self.classifier = EmotionClassifier(flip_tta=self.params.flip_tta, zoom_tta=self.params.zoom_tta)
+        self.label_names = load_prompts(self.params.label_language).names
         self.smoother = None
         if self.params.smoothing_time_constant > 0:
             self.smoother = EmotionSmoother(self.params.smoothing_time_constant, self.params.switch_margin)
@@ -107,6 +112,8 @@ class EmotionClassifierNode(Node):
             self.classifier.flip_tta = values["flip_tta"]
         if "zoom_tta" in values:
             self.classifier.zoom_tta = values["zoom_tta"]
+        if "label_language" in values:
+            self.label_names = load_prompts(values["label_language"]).names
         if "smoothing_time_constant" in values or "switch_margin" in values:
             time_constant = values.get("smoothing_time_constant", self.params.smoothing_time_constant)
             switch_margin = values.get("switch_margin", self.params.switch_margin)
@@ -173,7 +180,7 @@ class EmotionClassifierNode(Node):
         self.publisher.publish(emotions)
         self.health.output(started)
         if self.annotated_publisher.get_subscription_count() > 0:
-            self.annotated_publisher.publish(image_msg(draw_faces(image, faces), faces_msg.header))
+            self.annotated_publisher.publish(image_msg(draw_faces(image, faces, self.label_names), faces_msg.header))
 
     def smoothed(self, boxes, scores, face_ids, faces, header):
         stamp = stamp_seconds(header)
