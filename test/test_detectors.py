@@ -158,3 +158,10 @@ def test_huge_frames_are_searched_on_a_smaller_copy_with_keypoints_mapped_back(d
     huge = cv2.resize(photo, None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)
     (small,), (mapped,) = detector(photo), detect_faces(detector, huge, max_image_side=512)
     assert np.allclose(np.array(mapped.keypoints) / 4, small.keypoints, atol=2)
+
+
+def test_mtcnn_gives_the_same_keypoints_in_the_same_order(detector):
+    photo = cv2.imread(str(sample_photos()[POSED]))
+    (ours,), (theirs,) = detector(photo), MtcnnDetector()(photo)
+    assert len(theirs.keypoints) == 4  # eyes (image-left first), nose, mouth centre
+    assert np.abs(np.subtract(ours.keypoints[:4], theirs.keypoints)).max() < 0.06 * ours.box[2]

@@ -11,15 +11,12 @@ class Detection:
     # first when the face is upright), then the detector's own points; empty from Haar.
     keypoints: tuple = ()
 
-    def mapped(self, scale, shift, width, height):
-        """This face in another image of `width` x `height` where a point (x, y) of this one lies at
-        (x, y) * scale + shift; None when it falls outside."""
-        dx, dy = shift
-        x, y, w, h = self.box
-        box = clip_box((x * scale + dx, y * scale + dy, w * scale, h * scale), width, height)
+    def scaled(self, factor, width, height):
+        """This face in the same image `factor` times as large, `width` x `height`; None when it falls outside."""
+        box = clip_box([v * factor for v in self.box], width, height)
         if box is None:
             return None
-        return Detection(box, self.confidence, tuple((x * scale + dx, y * scale + dy) for x, y in self.keypoints))
+        return Detection(box, self.confidence, tuple((x * factor, y * factor) for x, y in self.keypoints))
 
 
 def clip_box(box, width, height):

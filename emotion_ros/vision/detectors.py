@@ -51,7 +51,7 @@ def detect_faces(detector, image, max_image_side=None, max_faces=None):
         image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
     detections = detector(image)
     if scale != 1.0:
-        detections = [face for face in (d.mapped(1 / scale, (0, 0), width, height) for d in detections) if face]
+        detections = [face for face in (d.scaled(1 / scale, width, height) for d in detections) if face]
     if max_faces is not None and len(detections) > max_faces:
         detections = sorted(detections, key=lambda d: d.box[2] * d.box[3], reverse=True)[:max_faces]
     return detections
