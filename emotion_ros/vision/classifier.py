@@ -13,7 +13,7 @@ MODEL_PATH = PACKAGE_DIR / "weights" / "emotion_cnn.tflite"
 # The model's input side: FER2013's faces are 48x48 gray, and every crop is resized to it.
 FACE_SIZE = 48
 # The zoomed view of `zoom_tta`: of 0.8, 0.85, 0.9 and 0.95 of the face, measured with the flip on PublicTest
-# (docs/MODEL.md), 0.85 gave the most.
+# (docs/MODEL.md), 0.85 gave the most accuracy.
 ZOOM_TTA_FRACTION = 0.85
 _CIRCUMPLEX_POINTS = np.array([CIRCUMPLEX[name] for name in CLASSES], dtype=np.float32)
 
@@ -43,8 +43,8 @@ class EmotionClassifier:
     """Seven-class emotion probabilities for face crops, in CLASSES order.
 
     `flip_tta` averages each face with its mirror image, which costs a second inference; `zoom_tta` adds the
-    central ZOOM_TTA_FRACTION of the face (and its mirror with `flip_tta`): four inferences in all, +1.2
-    points on PublicTest over the flip alone (docs/MODEL.md).
+    central ZOOM_TTA_FRACTION of the face (and its mirror with `flip_tta`): four inferences in all, better
+    disgust and fear recall than the flip alone on PublicTest (docs/MODEL.md).
     """
 
     def __init__(self, model_path=None, flip_tta=False, num_threads=1, zoom_tta=False):

@@ -93,7 +93,7 @@ class PhotoPipeline:
     """Every face of one picture, independently of any other picture (no tracking, no smoothing).
 
     Each face is averaged over four views by default (itself, its centre enlarged, and their mirror images):
-    +1.6 points on PublicTest (docs/MODEL.md) for three more inferences per face (about 2 ms each).
+    +0.9 points on PublicTest and better rare classes (docs/MODEL.md) for three more inferences per face.
     """
 
     def __init__(self, detector="blazeface", classifier=None, face_margin=DEFAULT_FACE_MARGIN, align_faces=True,
