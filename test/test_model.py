@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from emotion_ros import CLASSES
-from emotion_ros.vision.classifier import MODEL_PATH, EmotionClassifier
+from emotion_ros.vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH, EmotionClassifier
 from emotion_ros.model.datasets import load_dataset
 from emotion_ros.model.evaluation import add_evaluate_parser, classification_metrics, confusion_matrix, evaluate
 
@@ -71,14 +71,15 @@ def test_shipped_model_reaches_documented_accuracy(classifier):
 
 
 @needs_data
-def test_litert_model_matches_keras_model(public_test, classifier):
-    """The .tflite and the .keras shipped side by side must be the same network; the .tflite's weights are
+@pytest.mark.parametrize("model_path", ENSEMBLE_MODEL_PATHS, ids=lambda path: path.stem)
+def test_litert_model_matches_keras_model(public_test, model_path):
+    """Each .tflite and the .keras shipped beside it must be the same network; the .tflite's weights are
     int8, so its probabilities differ a little (0.03 at most on 512 faces when exported)."""
     keras = pytest.importorskip("keras")
-    model = keras.models.load_model(MODEL_PATH.with_suffix(".keras"), compile=False)
+    model = keras.models.load_model(model_path.with_suffix(".keras"), compile=False)
     faces = public_test[0][:512]
     expected = model.predict(faces[..., None].astype(np.float32), verbose=0)
-    scores = classifier.predict(faces)
+    scores = EmotionClassifier(model_path).predict(faces)
     np.testing.assert_allclose(scores, expected, rtol=0, atol=0.05)
     assert (scores.argmax(axis=1) == expected.argmax(axis=1)).mean() >= 0.98
 
@@ -201,6 +202,36 @@ def test_test_time_views_average_the_face_its_centre_and_their_mirrors(public_te
     np.testing.assert_allclose(views, expected, rtol=0, atol=0.02)  # the centre rounded to uint8 here
     np.testing.assert_allclose(views.sum(axis=1), 1.0, atol=1e-5)
     assert not np.allclose(views, plain.predict(faces), atol=1e-3)
+
+
+@needs_data
+def test_ensemble_averages_its_models(public_test):
+    faces = public_test[0][:8]
+    ensemble = EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True)
+    alone = [EmotionClassifier(path, flip_tta=True).predict(faces) for path in ENSEMBLE_MODEL_PATHS]
+    np.testing.assert_allclose(ensemble.predict(faces), np.mean(alone, axis=0), rtol=0, atol=1e-6)
+    assert not np.allclose(alone[0], alone[1], atol=1e-3)  # two different networks
+    assert ensemble.name == " + ".join(path.name for path in ENSEMBLE_MODEL_PATHS)
+    with pytest.raises(FileNotFoundError, match="missing.tflite"):
+        EmotionClassifier([MODEL_PATH, MODEL_PATH.with_name("missing.tflite")])
+
+
+@needs_data
+def test_evaluate_command_takes_the_shipped_ensemble(small_split, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    add_evaluate_parser(parser.add_subparsers())
+    path, images, labels = small_split
+    args = parser.parse_args(["evaluate", "--data", str(path), "--out", str(tmp_path), "--json", "--ensemble"])
+    assert args.run(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expected = EmotionClassifier(ENSEMBLE_MODEL_PATHS).predict(images).argmax(axis=1)
+    assert printed["model"] == EmotionClassifier(ENSEMBLE_MODEL_PATHS).name
+    assert printed["accuracy"] == pytest.approx(float((expected == labels).mean()), abs=1e-12)
+    for wrong, message in ((["--ensemble", "--model", str(MODEL_PATH)], "either"),
+                           (["--model", "fer", str(MODEL_PATH)], "alone")):
+        args = parser.parse_args(["evaluate", "--data", str(path), "--out", str(tmp_path), *wrong])
+        with pytest.raises(ValueError, match=message):
+            args.run(args)
 
 
 @needs_data

@@ -24,6 +24,7 @@ from emotion_ros.nodes.face_detection_node import FaceDetectionNode  # noqa: E40
 from emotion_ros.msg import Emotion, EmotionArray, Face, FaceArray, SocialResponse  # noqa: E402
 from emotion_ros.nodes.common import LATCHED_QOS, image_msg  # noqa: E402
 from emotion_ros.paths import config_path  # noqa: E402
+from emotion_ros.vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH  # noqa: E402
 from emotion_ros.apps.samples import sample_photos  # noqa: E402
 
 GROUP_PHOTO, SECOND_GROUP_PHOTO, POSED_SURPRISE = sample_photos()[:3]
@@ -346,6 +347,11 @@ def test_parameters_are_checked_when_set_and_applied_live(executor):
     assert classifier.classifier.zoom_tta  # photos.yaml's
     assert classifier.set_parameters([Parameter("zoom_tta", value=False)])[0].successful
     assert not classifier.classifier.zoom_tta
+    assert classifier.classifier.model_paths == ENSEMBLE_MODEL_PATHS  # photos.yaml's ensemble
+    assert classifier.set_parameters([Parameter("ensemble", value=False)])[0].successful
+    assert classifier.classifier.model_paths == (MODEL_PATH,)  # the stream's one model, the views kept
+    assert classifier.classifier.flip_tta and not classifier.classifier.zoom_tta
+    assert classifier.health.details["model"] == MODEL_PATH.name
     assert classifier.label_names["angry"] == "angry"
     assert not classifier.set_parameters([Parameter("label_language", value="de")])[0].successful
     assert classifier.set_parameters([Parameter("label_language", value="fr")])[0].successful

@@ -285,21 +285,24 @@ def add_train_gpu_parser(subparsers):
 def run_export(args):
     from ..model.training import export_model
 
-    print(f"wrote {export_model(args.model, args.out_dir, quantize=not args.float32)}")
+    print(f"wrote {export_model(args.model, args.out_dir, quantize=not args.float32, name=args.name)}")
     return 0
 
 
 def add_export_parser(subparsers):
-    from ..vision.classifier import MODEL_PATH
+    from ..vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH
 
     parser = subparsers.add_parser(
         "export", help="convert a trained Keras model for LiteRT",
-        description="Write emotion_cnn.keras (weights) and emotion_cnn.tflite (LiteRT, int8 weights: as accurate as "
-                    "float32 and several times faster) from a training checkpoint.")
+        description="Write NAME.keras (weights) and NAME.tflite (LiteRT, int8 weights: as accurate as float32 and "
+                    "several times faster) from a training checkpoint.")
     parser.add_argument("model", help="a .keras checkpoint, e.g. runs/emotion_cnn/best.keras")
     parser.add_argument("--out-dir", required=True,
                         help=f"where to write them; the shipped model is in {MODEL_PATH.parent}, replaced only "
                              "when named here")
+    parser.add_argument("--name", default=MODEL_PATH.stem,
+                        help="file name without suffix (default: %(default)s, the stream's model; "
+                             f"{ENSEMBLE_MODEL_PATHS[1].stem}: the photo ensemble's second model)")
     parser.add_argument("--float32", action="store_true", help="keep the LiteRT weights in float32")
     parser.set_defaults(run=run_export)
 

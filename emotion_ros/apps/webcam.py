@@ -28,7 +28,7 @@ from ..paths import config_path
 from ..social.emoji import render_emoji
 from ..social.policy import SocialResponsePolicy
 from ..social.prompts import SHIPPED_LANGUAGES
-from ..vision.classifier import EmotionClassifier
+from ..vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH, EmotionClassifier
 from ..vision.detectors import detector_from_params
 from ..vision.drawing import CLASS_COLOURS, draw_faces, text_font
 from ..vision.stream import StreamPipeline
@@ -177,8 +177,9 @@ def make_stream_pipeline(params):
     detection, classification = params["face_detection_node"], params["emotion_classifier_node"]
     return StreamPipeline(detector=detector_from_params(detection),
                           max_missed_seconds=detection["max_missed_seconds"],
-                          classifier=EmotionClassifier(flip_tta=classification["flip_tta"],
-                                                       zoom_tta=classification["zoom_tta"]),
+                          classifier=EmotionClassifier(
+                              ENSEMBLE_MODEL_PATHS if classification["ensemble"] else MODEL_PATH,
+                              flip_tta=classification["flip_tta"], zoom_tta=classification["zoom_tta"]),
                           face_margin=classification["face_margin"],
                           align_faces=classification["align_faces"],
                           time_constant=classification["smoothing_time_constant"],

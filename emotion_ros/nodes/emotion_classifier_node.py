@@ -9,7 +9,7 @@ from sensor_msgs.msg import Image
 from ..classes import CLASSES
 from ..msg import Emotion, EmotionArray, FaceArray
 from ..social.prompts import SHIPPED_LANGUAGES, load_prompts
-from ..vision.classifier import EmotionClassifier
+from ..vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH, EmotionClassifier
 from ..vision.drawing import draw_faces
 from ..vision.images import decode_image
 from ..vision.pipeline import face_crop, face_emotions
@@ -40,6 +40,8 @@ PARAMETERS = {
     "flip_tta": "average each face with its mirror image (more stable, twice the inference time)",
     "zoom_tta": "also classify the central 85 % of each face (and its mirror with flip_tta): photos, 4 inferences "
                 "per face with flip_tta",
+    "ensemble": "average the shipped ensemble's two models (photos: more accurate, twice the inference time); "
+                "false runs the stream's one model",
     "image_cache_size": "images kept to pair with their face arrays by header stamp",
     "smoothing_time_constant": "seconds over which each tracked face's probabilities are averaged so the label "
                                "does not flicker on live video; 0 classifies every image on its own (photos)",
@@ -59,7 +61,7 @@ CHECKS = {
     "image_transport": IMAGE_TRANSPORT,
     "label_language": (f"one of {', '.join(SHIPPED_LANGUAGES)}", lambda value: value in SHIPPED_LANGUAGES),
 }
-LIVE = ("face_margin", "align_faces", "flip_tta", "zoom_tta", "image_cache_size", "smoothing_time_constant",
+LIVE = ("face_margin", "align_faces", "flip_tta", "zoom_tta", "ensemble", "image_cache_size", "smoothing_time_constant",
         "switch_margin", "max_faces", "label_language")
 # Seconds after which the smoothing state of a face that is no longer reported is dropped.
 SMOOTHING_MEMORY = 2.0
@@ -89,7 +91,8 @@ class EmotionClassifierNode(Node):
     def __init__(self, **kwargs):
         super().__init__("emotion_classifier_node", **kwargs)
         self.params = declare_parameters(self, "emotion_classifier_node", PARAMETERS, CHECKS, LIVE)
-        self.classifier = EmotionClassifier(flip_tta=self.params.flip_tta, zoom_tta=self.params.zoom_tta)
+        self.classifier = EmotionClassifier(ENSEMBLE_MODEL_PATHS if self.params.ensemble else MODEL_PATH,
+                                            flip_tta=self.params.flip_tta, zoom_tta=self.params.zoom_tta)
         self.label_names = load_prompts(self.params.label_language).names
         self.smoother = None
         if self.params.smoothing_time_constant > 0:
@@ -102,9 +105,9 @@ class EmotionClassifierNode(Node):
         self.create_subscription(*image_topic(self, self.params.image_transport), self.on_image,
                                  image_qos(self.params.reliable_images, depth=5))
         self.create_subscription(FaceArray, "faces", self.on_faces, 10)
-        self.health = NodeHealth(self, {"model": self.classifier.model_path.name})
+        self.health = NodeHealth(self, {"model": self.classifier.name})
         self.add_post_set_parameters_callback(self.apply_parameters)
-        self.get_logger().info(f"classifying faces with {self.classifier.model_path.name}")
+        self.get_logger().info(f"classifying faces with {self.classifier.name}")
 
     def apply_parameters(self, parameters):
         values = {parameter.name: parameter.value for parameter in parameters}
@@ -112,6 +115,10 @@ class EmotionClassifierNode(Node):
             self.classifier.flip_tta = values["flip_tta"]
         if "zoom_tta" in values:
             self.classifier.zoom_tta = values["zoom_tta"]
+        if "ensemble" in values:
+            self.classifier = EmotionClassifier(ENSEMBLE_MODEL_PATHS if values["ensemble"] else MODEL_PATH,
+                                                flip_tta=self.classifier.flip_tta, zoom_tta=self.classifier.zoom_tta)
+            self.health.details["model"] = self.classifier.name
         if "label_language" in values:
             self.label_names = load_prompts(values["label_language"]).names
         if "smoothing_time_constant" in values or "switch_margin" in values:

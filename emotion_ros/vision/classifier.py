@@ -10,6 +10,9 @@ from ..paths import PACKAGE_DIR
 from .images import check_image
 
 MODEL_PATH = PACKAGE_DIR / "weights" / "emotion_cnn.tflite"
+# The photos' ensemble: the stream's model and a second one whose errors differ from it (docs/MODEL.md,
+# "Ensemble"); their probabilities are averaged.
+ENSEMBLE_MODEL_PATHS = (MODEL_PATH, PACKAGE_DIR / "weights" / "emotion_cnn_second.tflite")
 # The model's input side: FER2013's faces are 48x48 gray, and every crop is resized to it.
 FACE_SIZE = 48
 # The zoomed view of `zoom_tta`: of 0.8, 0.85, 0.9 and 0.95 of the face, measured with the flip on PublicTest
@@ -42,23 +45,25 @@ def valence_arousal(scores):
 class EmotionClassifier:
     """Seven-class emotion probabilities for face crops, in CLASSES order.
 
-    `flip_tta` averages each face with its mirror image, which costs a second inference; `zoom_tta` adds the
-    central ZOOM_TTA_FRACTION of the face (and its mirror with `flip_tta`): four inferences in all, better
-    disgust and fear recall than the flip alone on PublicTest (docs/MODEL.md).
+    `model_path` is one .tflite model or several (an ensemble, e.g. ENSEMBLE_MODEL_PATHS), whose probabilities
+    are averaged. `flip_tta` averages each face with its mirror image, which costs a second inference;
+    `zoom_tta` adds the central ZOOM_TTA_FRACTION of the face (and its mirror with `flip_tta`): four inferences
+    per model in all, better disgust and fear recall than the flip alone on PublicTest (docs/MODEL.md).
     """
 
     def __init__(self, model_path=None, flip_tta=False, num_threads=1, zoom_tta=False):
-        from ai_edge_litert.interpreter import Interpreter
-
-        self.model_path = Path(model_path or MODEL_PATH)
-        if not self.model_path.exists():
-            raise FileNotFoundError(f"emotion model not found: {self.model_path}")
-        self._interpreter = Interpreter(model_path=str(self.model_path), num_threads=num_threads)
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
-        self._batch = None
+        paths = [model_path or MODEL_PATH] if isinstance(model_path, (str, Path, type(None))) else model_path
+        self.model_paths = tuple(Path(path) for path in paths)
+        if not self.model_paths:
+            raise ValueError("no emotion model given")
+        self._models = [_LiteRTModel(path, num_threads) for path in self.model_paths]
         self.flip_tta = flip_tta
         self.zoom_tta = zoom_tta
+
+    @property
+    def name(self):
+        """The model file names, for logs and diagnostics."""
+        return " + ".join(path.name for path in self.model_paths)
 
     def predict(self, faces):
         """(N, 7) probabilities for a list of uint8 face crops (gray or BGR, any size)."""
@@ -69,9 +74,23 @@ class EmotionClassifier:
             views.append(np.stack([central_zoom(face) for face in views[0][..., 0]])[..., None])
         if self.flip_tta:
             views += [view[:, :, ::-1] for view in views]
-        return sum(self._run(view) for view in views) / len(views)
+        return sum(model.run(view) for model in self._models for view in views) / (len(views) * len(self._models))
 
-    def _run(self, batch):
+
+class _LiteRTModel:
+    """One .tflite model, its input resized only when the batch size changes."""
+
+    def __init__(self, path, num_threads):
+        from ai_edge_litert.interpreter import Interpreter
+
+        if not path.exists():
+            raise FileNotFoundError(f"emotion model not found: {path}")
+        self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+        self._batch = None
+
+    def run(self, batch):
         if self._batch != len(batch):
             self._interpreter.resize_tensor_input(self._input, batch.shape)
             self._interpreter.allocate_tensors()
