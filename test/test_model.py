@@ -115,6 +115,28 @@ def test_training_resume_and_export(tmp_path):
 
 
 @needs_data
+def test_training_distils_a_teacher(tmp_path):
+    from emotion_ros.model import training
+
+    run_dir = tmp_path / "distilled"
+    training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=1, limit=128, batch_size=64,
+                   init_from=MODEL_PATH.with_suffix(".keras"), teacher=ENSEMBLE_MODEL_PATHS, teacher_weight=0.5)
+    probabilities = np.load(run_dir / "teacher.npy")
+    faces = load_dataset(TRAIN)[0][:128]
+    expected = EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True).predict(faces)
+    np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1e-6)
+    config = json.loads((run_dir / "train_config.json").read_text())
+    assert config["teacher"] == [str(path) for path in ENSEMBLE_MODEL_PATHS] and config["teacher_weight"] == 0.5
+    cached = (run_dir / "teacher.npy").stat().st_mtime_ns
+    training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=2, limit=128, batch_size=64, resume=True,
+                   teacher=ENSEMBLE_MODEL_PATHS)
+    assert (run_dir / "teacher.npy").stat().st_mtime_ns == cached  # a resumed run reads the teacher's file
+    assert len(training.read_history(run_dir / "history.csv")) == 2
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, teacher=ENSEMBLE_MODEL_PATHS, teacher_weight=1.5)
+
+
+@needs_data
 def test_evaluate_writes_plots_and_consistent_metrics(small_split, classifier, tmp_path):
     path, images, labels = small_split
     out_dir = tmp_path / "evaluation"

@@ -175,7 +175,8 @@ def run_train(args):
     from ..model import training
 
     best = training.train(args.train, args.val, args.run_dir, args.epochs, args.batch_size, args.learning_rate,
-                          args.width, args.class_weight_power, args.limit, args.resume, args.seed, args.init_from)
+                          args.width, args.class_weight_power, args.limit, args.resume, args.seed, args.init_from,
+                          args.teacher, args.teacher_weight)
     print(f"best model: {best}; export it with: emotion-ros export {best}")
     return 0
 
@@ -209,6 +210,10 @@ def add_train_parser(subparsers):
     parser.add_argument("--init-from", metavar="MODEL.keras",
                         help="start from these weights with a new warm-up and cosine cycle (a longer training "
                              "after a finished one); the architecture comes from the file, --width is ignored")
+    parser.add_argument("--teacher", nargs="+", metavar="MODEL.tflite",
+                        help="distil these models (e.g. the photos' ensemble) into the network trained")
+    parser.add_argument("--teacher-weight", type=float, default=0.5,
+                        help="share of the teacher's probabilities in each target (default: %(default)s)")
     parser.set_defaults(run=run_train)
 
 

@@ -100,6 +100,8 @@ def train(
     resume=False,
     seed=0,
     init_from=None,
+    teacher=None,
+    teacher_weight=0.5,
 ):
     """Train, keeping `last.keras` (every epoch), `best.keras` (best PublicTest accuracy),
     `history.csv` and `curves.png` in `run_dir`. With `resume`, training continues from `last.keras`.
@@ -107,9 +109,16 @@ def train(
     `init_from` starts from the weights of an earlier run with a fresh optimizer and a new warm-up and
     cosine cycle (a warm restart): a finished cosine schedule ends at a learning rate of zero, so a longer
     training cannot simply resume it.
+
+    `teacher` (.tflite models, e.g. the photos' ensemble) distils them into the network trained: each face's
+    target mixes its label with `teacher_weight` of the teacher's probabilities (four views of the face, as
+    the photos see it), which carry what the teacher knows about similar classes. They are computed once,
+    before the first epoch, and kept in `run_dir` (teacher.npy) for a resumed run.
     """
     import keras
 
+    if not 0 <= teacher_weight <= 1:
+        raise ValueError(f"the teacher's weight must be between 0 and 1, not {teacher_weight}")
     keras.utils.set_random_seed(seed)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -123,6 +132,10 @@ def train(
     print(f"train {len(x_train)} faces from {train_path}, validate on {len(x_val)} from {val_path}")
     print("class weights: " + ", ".join(f"{c} {w:.2f}" for c, w in zip(CLASSES, weights)))
 
+    targets = one_hot(y_train)
+    if teacher:
+        targets = (1 - teacher_weight) * targets + teacher_weight * teacher_probabilities(
+            teacher, x_train, run_dir / "teacher.npy")
     steps_per_epoch = int(np.ceil(len(x_train) / batch_size))
 
     initial_epoch, best_accuracy = 0, None
@@ -171,7 +184,7 @@ def train(
     ]
     trainer.fit(
         x_train[..., None].astype(np.float32),
-        one_hot(y_train),
+        targets,
         sample_weight=weights[y_train],
         batch_size=batch_size,
         validation_data=(x_val[..., None].astype(np.float32), one_hot(y_val)),
@@ -184,9 +197,25 @@ def train(
     (run_dir / "train_config.json").write_text(
         json.dumps({"train": str(train_path), "val": str(val_path), "epochs": epochs, "batch_size": batch_size,
                     "learning_rate": learning_rate, "width": width, "class_weight_power": class_weight_power,
-                    "seed": seed, "init_from": str(init_from) if init_from else None}, indent=2)
+                    "seed": seed, "init_from": str(init_from) if init_from else None,
+                    "teacher": [str(path) for path in teacher or []], "teacher_weight": teacher_weight}, indent=2)
     )
     return best_path
+
+
+def teacher_probabilities(model_paths, faces, cache_path):
+    """The teacher's (N, 7) probabilities for the training faces, read from `cache_path` when it holds them."""
+    if cache_path.exists():
+        probabilities = np.load(cache_path)
+        if probabilities.shape == (len(faces), len(CLASSES)):
+            return probabilities
+    from ..vision.classifier import EmotionClassifier
+
+    teacher = EmotionClassifier(model_paths, flip_tta=True, zoom_tta=True)
+    print(f"teacher {teacher.name}: classifying {len(faces)} training faces")
+    probabilities = np.concatenate([teacher.predict(faces[i : i + 256]) for i in range(0, len(faces), 256)])
+    np.save(cache_path, probabilities)
+    return probabilities
 
 
 def one_hot(labels):
