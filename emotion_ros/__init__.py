@@ -9,7 +9,7 @@ __version__ = "0.1.0"  # also in package.xml (test_package checks that they agre
 __path__ = pkgutil.extend_path(__path__, __name__)
 
 from .classes import CLASSES  # noqa: E402
-from .vision.classifier import EmotionClassifier  # noqa: E402
+from .vision.classifier import ENSEMBLE_MODEL_PATHS, EmotionClassifier  # noqa: E402
 from .vision.pipeline import analyze_image  # noqa: E402
 
-__all__ = ["CLASSES", "EmotionClassifier", "analyze_image"]
+__all__ = ["CLASSES", "ENSEMBLE_MODEL_PATHS", "EmotionClassifier", "analyze_image"]

@@ -26,7 +26,7 @@ STREAM_FPS = 30.0
 PIPELINES = ("stream", "photo", "photo_mtcnn", "fer")
 DESCRIPTIONS = {
     "stream": "stream pipeline (blazeface_stream + tracking + smoothing)",
-    "photo": "photo pipeline (BlazeFace, two models x four views per face)",
+    "photo": "photo pipeline (BlazeFace, 3 models x 4 views per face)",
     "photo_mtcnn": "photo pipeline with MTCNN",
     "fer": "fer 25 (FER(mtcnn=False), Haar)",
 }

@@ -307,7 +307,7 @@ def add_export_parser(subparsers):
                              "when named here")
     parser.add_argument("--name", default=MODEL_PATH.stem,
                         help="file name without suffix (default: %(default)s, the stream's model; "
-                             f"{ENSEMBLE_MODEL_PATHS[1].stem}: the photo ensemble's second model)")
+                             f"{', '.join(path.stem for path in ENSEMBLE_MODEL_PATHS)}: the photos' ensemble)")
     parser.add_argument("--float32", action="store_true", help="keep the LiteRT weights in float32")
     parser.set_defaults(run=run_export)
 

