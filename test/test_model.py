@@ -71,15 +71,14 @@ def test_shipped_model_reaches_documented_accuracy(classifier):
 
 
 @needs_data
-@pytest.mark.parametrize("model_path", ENSEMBLE_MODEL_PATHS, ids=lambda path: path.stem)
-def test_litert_model_matches_keras_model(public_test, model_path):
-    """Each .tflite and the .keras shipped beside it must be the same network; the .tflite's weights are
+def test_litert_model_matches_keras_model(public_test, classifier):
+    """The .tflite and the .keras shipped side by side must be the same network; the .tflite's weights are
     int8, so its probabilities differ a little (0.03 at most on 512 faces when exported)."""
     keras = pytest.importorskip("keras")
-    model = keras.models.load_model(model_path.with_suffix(".keras"), compile=False)
+    model = keras.models.load_model(MODEL_PATH.with_suffix(".keras"), compile=False)
     faces = public_test[0][:512]
     expected = model.predict(faces[..., None].astype(np.float32), verbose=0)
-    scores = EmotionClassifier(model_path).predict(faces)
+    scores = classifier.predict(faces)
     np.testing.assert_allclose(scores, expected, rtol=0, atol=0.05)
     assert (scores.argmax(axis=1) == expected.argmax(axis=1)).mean() >= 0.98
 
@@ -224,6 +223,22 @@ def test_test_time_views_average_the_face_its_centre_and_their_mirrors(public_te
     np.testing.assert_allclose(views, expected, rtol=0, atol=0.02)  # the centre rounded to uint8 here
     np.testing.assert_allclose(views.sum(axis=1), 1.0, atol=1e-5)
     assert not np.allclose(views, plain.predict(faces), atol=1e-3)
+
+
+MEMBER_ROW = re.compile(r"^\| epoch (\d+) \(.*?\) \| (\d+\.\d) % \|", re.MULTILINE)
+
+
+@needs_data
+@pytest.mark.parametrize("model_path", ENSEMBLE_MODEL_PATHS, ids=lambda path: path.stem)
+def test_ensemble_members_reach_their_documented_accuracy(public_test, model_path):
+    """The photos' models ship as LiteRT files only (docs/MODEL.md); each must be the checkpoint that
+    docs/MODEL.md's ensemble table names, one view per face, within a point."""
+    documented = {f"emotion_cnn_epoch{epoch}": float(accuracy) / 100
+                  for epoch, accuracy in MEMBER_ROW.findall(MODEL_DOC.read_text())}
+    assert model_path.stem in documented, f"docs/MODEL.md's ensemble table has no row for {model_path.stem}"
+    images, labels = public_test
+    predictions = EmotionClassifier(model_path).predict(images).argmax(axis=1)
+    assert float((predictions == labels).mean()) >= documented[model_path.stem] - 0.01
 
 
 @needs_data
