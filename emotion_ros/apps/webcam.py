@@ -20,7 +20,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw
 
 from ..config import load_params
 from ..nodes.sources import FrameSource, parse_source
@@ -28,9 +27,9 @@ from ..paths import config_path
 from ..social.emoji import render_emoji
 from ..social.policy import SocialResponsePolicy
 from ..social.prompts import SHIPPED_LANGUAGES
-from ..vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH, EmotionClassifier
+from ..vision.classifier import EmotionClassifier
 from ..vision.detectors import detector_from_params
-from ..vision.drawing import CLASS_COLOURS, draw_faces, text_font
+from ..vision.drawing import CLASS_COLOURS, draw_faces, pil_drawing, text_font
 from ..vision.stream import StreamPipeline
 from .samples import DEMO_VIDEO, demo_video
 
@@ -100,20 +99,18 @@ def wrap_text(text, font, max_width):
 
 
 def draw_caption(canvas, text):
-    """Draws `text` in place as subtitles on a darkened band at the bottom; PIL draws accents that
-    OpenCV's Hershey fonts cannot."""
+    """Draws `text` in place as subtitles on a darkened band at the bottom."""
     height, width = canvas.shape[:2]
     font = text_font(max(14, round(width / 32)))
     line_height = round(font.size * 1.35)
     lines = wrap_text(text, font, width - 4 * _MARGIN)
     top = max(0, height - len(lines) * line_height - 2 * _MARGIN)
     band = (canvas[top:] * 0.35).astype(np.uint8)
-    picture = Image.fromarray(np.ascontiguousarray(band[:, :, ::-1]))
-    draw = ImageDraw.Draw(picture)
-    for index, line in enumerate(lines):
-        draw.text((width / 2, _MARGIN + (index + 0.5) * line_height), line, font=font, fill=(255, 255, 255),
-                  anchor="mm")
-    canvas[top:] = np.asarray(picture)[:, :, ::-1]
+    with pil_drawing(band) as draw:
+        for index, line in enumerate(lines):
+            draw.text((width / 2, _MARGIN + (index + 0.5) * line_height), line, font=font, fill=(255, 255, 255),
+                      anchor="mm")
+    canvas[top:] = band
 
 
 def _draw_head(canvas, head, names):
@@ -138,12 +135,10 @@ def _draw_head(canvas, head, names):
         cv2.rectangle(canvas, (left, y), (left + round(size * held), y + 6), CLASS_COLOURS.get(emotion, (255,) * 3), -1)
         texts.append((y + 10, f"→ {names.get(emotion, emotion)}", (200, 200, 200)))
     if texts:
-        picture = Image.fromarray(np.ascontiguousarray(canvas[:, :, ::-1]))
-        draw = ImageDraw.Draw(picture)
-        for text_top, text, colour in texts:
-            draw.text((left + size / 2, text_top), text, font=font, fill=colour[::-1], anchor="mt", stroke_width=2,
-                      stroke_fill=(0, 0, 0))
-        canvas[:] = np.asarray(picture)[:, :, ::-1]
+        with pil_drawing(canvas) as draw:
+            for text_top, text, colour in texts:
+                draw.text((left + size / 2, text_top), text, font=font, fill=colour[::-1], anchor="mt",
+                          stroke_width=2, stroke_fill=(0, 0, 0))
 
 
 def _draw_fps(canvas, fps):
@@ -177,9 +172,9 @@ def make_stream_pipeline(params):
     detection, classification = params["face_detection_node"], params["emotion_classifier_node"]
     return StreamPipeline(detector=detector_from_params(detection),
                           max_missed_seconds=detection["max_missed_seconds"],
-                          classifier=EmotionClassifier(
-                              ENSEMBLE_MODEL_PATHS if classification["ensemble"] else MODEL_PATH,
-                              flip_tta=classification["flip_tta"], zoom_tta=classification["zoom_tta"]),
+                          classifier=EmotionClassifier.shipped(classification["ensemble"],
+                                                               flip_tta=classification["flip_tta"],
+                                                               zoom_tta=classification["zoom_tta"]),
                           face_margin=classification["face_margin"],
                           align_faces=classification["align_faces"],
                           time_constant=classification["smoothing_time_constant"],

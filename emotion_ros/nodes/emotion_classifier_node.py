@@ -9,7 +9,7 @@ from sensor_msgs.msg import Image
 from ..classes import CLASSES
 from ..msg import Emotion, EmotionArray, FaceArray
 from ..social.prompts import SHIPPED_LANGUAGES, load_prompts
-from ..vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH, EmotionClassifier
+from ..vision.classifier import EmotionClassifier
 from ..vision.drawing import draw_faces
 from ..vision.images import decode_image
 from ..vision.pipeline import face_crop, face_emotions
@@ -91,8 +91,8 @@ class EmotionClassifierNode(Node):
     def __init__(self, **kwargs):
         super().__init__("emotion_classifier_node", **kwargs)
         self.params = declare_parameters(self, "emotion_classifier_node", PARAMETERS, CHECKS, LIVE)
-        self.classifier = EmotionClassifier(ENSEMBLE_MODEL_PATHS if self.params.ensemble else MODEL_PATH,
-                                            flip_tta=self.params.flip_tta, zoom_tta=self.params.zoom_tta)
+        self.classifier = EmotionClassifier.shipped(self.params.ensemble, flip_tta=self.params.flip_tta,
+                                                    zoom_tta=self.params.zoom_tta)
         self.label_names = load_prompts(self.params.label_language).names
         self.smoother = None
         if self.params.smoothing_time_constant > 0:
@@ -116,8 +116,8 @@ class EmotionClassifierNode(Node):
         if "zoom_tta" in values:
             self.classifier.zoom_tta = values["zoom_tta"]
         if "ensemble" in values:
-            self.classifier = EmotionClassifier(ENSEMBLE_MODEL_PATHS if values["ensemble"] else MODEL_PATH,
-                                                flip_tta=self.classifier.flip_tta, zoom_tta=self.classifier.zoom_tta)
+            self.classifier = EmotionClassifier.shipped(values["ensemble"], flip_tta=self.classifier.flip_tta,
+                                                        zoom_tta=self.classifier.zoom_tta)
             self.health.details["model"] = self.classifier.name
         if "label_language" in values:
             self.label_names = load_prompts(values["label_language"]).names

@@ -60,6 +60,11 @@ class EmotionClassifier:
         self.flip_tta = flip_tta
         self.zoom_tta = zoom_tta
 
+    @classmethod
+    def shipped(cls, ensemble=False, flip_tta=False, zoom_tta=False):
+        """The stream's model, or with `ensemble` the photos' ENSEMBLE_MODEL_PATHS (the `ensemble` parameter)."""
+        return cls(ENSEMBLE_MODEL_PATHS if ensemble else MODEL_PATH, flip_tta=flip_tta, zoom_tta=zoom_tta)
+
     @property
     def name(self):
         """The model file names, for logs and diagnostics."""

@@ -1,5 +1,6 @@
 """Drawing faces and their emotions on a picture, for people looking at the results."""
 
+import contextlib
 import functools
 from pathlib import Path
 
@@ -25,6 +26,15 @@ def text_font(size):
     if TEXT_FONT.is_file():
         return ImageFont.truetype(str(TEXT_FONT), size)
     return ImageFont.load_default(size)
+
+
+@contextlib.contextmanager
+def pil_drawing(canvas):
+    """A PIL ImageDraw on a BGR canvas, written back into it on leaving: PIL draws the accents that OpenCV's
+    Hershey fonts cannot."""
+    picture = Image.fromarray(np.ascontiguousarray(canvas[:, :, ::-1]))
+    yield ImageDraw.Draw(picture)
+    canvas[:] = np.asarray(picture)[:, :, ::-1]
 
 
 def _overlap(a, b):
@@ -66,10 +76,8 @@ def draw_faces(image_bgr, faces, names=None):
         others = [box for box in obstacles if box != (x, y, x + w, y + h)] + [place for place, _, _ in labels]
         labels.append((place_label(face.box, size, (width, height), others), text, colour))
     if labels:
-        picture = Image.fromarray(np.ascontiguousarray(canvas[:, :, ::-1]))
-        draw = ImageDraw.Draw(picture)
-        for (left, top, right, bottom), text, colour in labels:
-            draw.rectangle((left, top, right - 1, bottom - 1), fill=colour[::-1])
-            draw.text((left + _LABEL_PADDING, top + _LABEL_PADDING), text, font=font, fill=(0, 0, 0))
-        canvas = np.asarray(picture)[:, :, ::-1].copy()
+        with pil_drawing(canvas) as draw:
+            for (left, top, right, bottom), text, colour in labels:
+                draw.rectangle((left, top, right - 1, bottom - 1), fill=colour[::-1])
+                draw.text((left + _LABEL_PADDING, top + _LABEL_PADDING), text, font=font, fill=(0, 0, 0))
     return canvas

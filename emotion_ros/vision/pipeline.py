@@ -8,7 +8,7 @@ import numpy as np
 from ..classes import CLASSES
 from ..results import FaceEmotion
 from .boxes import clip_box, left_to_right
-from .classifier import ENSEMBLE_MODEL_PATHS, FACE_SIZE, EmotionClassifier, valence_arousal
+from .classifier import FACE_SIZE, EmotionClassifier, valence_arousal
 from .detectors import make_detector
 from .images import check_image
 
@@ -100,7 +100,7 @@ class PhotoPipeline:
     def __init__(self, detector="blazeface", classifier=None, face_margin=DEFAULT_FACE_MARGIN, align_faces=True,
                  **detector_params):
         self.detector = make_detector(detector, **detector_params) if isinstance(detector, str) else detector
-        self.classifier = classifier or EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True)
+        self.classifier = classifier or EmotionClassifier.shipped(ensemble=True, flip_tta=True, zoom_tta=True)
         self.face_margin = face_margin
         self.align_faces = align_faces
 
