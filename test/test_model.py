@@ -135,6 +135,17 @@ def test_training_distils_a_teacher(tmp_path):
         training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, teacher=ENSEMBLE_MODEL_PATHS, teacher_weight=1.5)
 
 
+def test_distillation_targets_mix_the_label_with_the_teacher():
+    from emotion_ros.model.training import distillation_targets
+
+    teacher = np.full((2, len(CLASSES)), 1 / len(CLASSES), dtype=np.float32)
+    targets = distillation_targets(np.array([0, 3]), teacher, 0.3)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-6)
+    assert targets[0, 0] == pytest.approx(0.7 + 0.3 / len(CLASSES)) and targets[1, 0] == pytest.approx(0.3 / 7)
+    with pytest.raises(ValueError, match="one row of 7 per training face"):
+        distillation_targets(np.array([0, 3, 4]), teacher, 0.3)
+
+
 @needs_data
 def test_evaluate_writes_plots_and_consistent_metrics(small_split, classifier, tmp_path):
     path, images, labels = small_split
@@ -296,13 +307,15 @@ def test_gpu_training_entry_point_runs_on_cpu(tmp_path):
     assert np.abs(x_train.astype(int) - train_images[:256]).mean() < 0.5  # JPEG 95 of a JPEG: near lossless
     np.testing.assert_array_equal(x_val, load_dataset(PUBLIC_TEST)[0])  # PublicTest stays exact
 
+    teacher = tmp_path / "teacher.npy"  # as `train --teacher` writes it, for all packed Training faces
+    np.save(teacher, EmotionClassifier().predict(train_images[:256]))
     out_dir = tmp_path / "gpu_run"
-    best = fast_training.train_fast(packed, out_dir, epochs=1, batch_size=64, limit=256)
+    best = fast_training.train_fast(packed, out_dir, epochs=1, batch_size=64, limit=128, teacher=teacher)
     for name in ("best.keras", "last.keras", "history.csv", "curves.png", "train_config.json"):
         assert (out_dir / name).is_file(), name
     assert len(training.read_history(out_dir / "history.csv")) == 1
     config = json.loads((out_dir / "train_config.json").read_text())
-    assert config["mixed_precision"] and config["epochs"] == 1
+    assert config["mixed_precision"] and config["epochs"] == 1 and config["teacher"] == str(teacher)
 
     keras = pytest.importorskip("keras")
     model = keras.models.load_model(best, compile=False)

@@ -177,7 +177,8 @@ def run_train(args):
     best = training.train(args.train, args.val, args.run_dir, args.epochs, args.batch_size, args.learning_rate,
                           args.width, args.class_weight_power, args.limit, args.resume, args.seed, args.init_from,
                           args.teacher, args.teacher_weight)
-    print(f"best model: {best}; export it with: emotion-ros export {best}")
+    if best.exists():  # not after `--epochs 0`, which only computes the teacher's probabilities
+        print(f"best model: {best}; export it with: emotion-ros export {best}")
     return 0
 
 
@@ -189,6 +190,8 @@ def add_training_arguments(parser, learning_rate):
                         help="loss weight per class = (1/frequency)^power: 0 none, 1 fully balanced")
     parser.add_argument("--limit", type=int, help="use only the first N faces of each split (smoke tests)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--teacher-weight", type=float, default=0.5,
+                        help="share of the teacher's probabilities in each target (default: %(default)s)")
 
 
 def add_train_parser(subparsers):
@@ -212,8 +215,6 @@ def add_train_parser(subparsers):
                              "after a finished one); the architecture comes from the file, --width is ignored")
     parser.add_argument("--teacher", nargs="+", metavar="MODEL.tflite",
                         help="distil these models (e.g. the photos' ensemble) into the network trained")
-    parser.add_argument("--teacher-weight", type=float, default=0.5,
-                        help="share of the teacher's probabilities in each target (default: %(default)s)")
     parser.set_defaults(run=run_train)
 
 
@@ -261,7 +262,8 @@ def run_train_gpu(args):
 
     best = train_fast(args.data, args.out_dir, args.width, args.optimizer, args.learning_rate, args.weight_decay,
                       args.batch_size, args.time_budget, args.epochs, args.erasing, args.dropout,
-                      args.class_weight_power, not args.float32, args.limit, args.seed)
+                      args.class_weight_power, not args.float32, args.limit, args.seed, args.teacher,
+                      args.teacher_weight)
     print(f"best model: {best}; export it with: emotion-ros export {best}")
     return 0
 
@@ -284,6 +286,9 @@ def add_train_gpu_parser(subparsers):
     parser.add_argument("--erasing", type=float, default=0.5, help="fraction of faces with a random patch erased")
     parser.add_argument("--dropout", type=float, default=0.4, help="before the last layer")
     parser.add_argument("--float32", action="store_true", help="no bfloat16 mixed precision")
+    parser.add_argument("--teacher", metavar="TEACHER.npy",
+                        help="distil a teacher: its probabilities for the packed Training faces, the teacher.npy "
+                             "of a `train --teacher` run directory (`--epochs 0` computes only that)")
     parser.set_defaults(run=run_train_gpu)
 
 

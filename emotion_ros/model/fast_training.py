@@ -16,7 +16,16 @@ import numpy as np
 
 from ..classes import CLASSES
 from .datasets import load_dataset
-from .training import build_augmentation, build_model, build_trainer, class_weights, one_hot, plot_curves, read_history
+from .training import (
+    build_augmentation,
+    build_model,
+    build_trainer,
+    class_weights,
+    distillation_targets,
+    one_hot,
+    plot_curves,
+    read_history,
+)
 
 # Training faces as JPEG at this quality: FER2013's faces were JPEG-encoded once already, and re-encoding
 # them at 95 changes a pixel by 0.045 grey levels on average (measured on 2,000 faces). PublicTest is
@@ -119,9 +128,15 @@ def train_fast(
     mixed_precision=True,
     limit=None,
     seed=0,
+    teacher=None,
+    teacher_weight=0.5,
 ):
     """Train one model on a packed dataset (`pack_datasets`) and write to `out_dir`: `best.keras` (best
-    PublicTest accuracy), `last.keras`, `history.csv`, `curves.png` and `train_config.json`."""
+    PublicTest accuracy), `last.keras`, `history.csv`, `curves.png` and `train_config.json`.
+
+    `teacher` is a .npy of a teacher's probabilities for the packed Training faces, in their order: the
+    `teacher.npy` that `train --teacher` writes (LiteRT, which computes it, is not on the GPU machine).
+    """
     import keras
 
     started = time.monotonic()
@@ -129,8 +144,12 @@ def train_fast(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     x_train, y_train, x_val, y_val = load_pack(data_path)
+    targets = one_hot(y_train)
+    if teacher:
+        targets = distillation_targets(y_train, np.load(teacher), teacher_weight)
     if limit:
-        x_train, y_train, x_val, y_val = x_train[:limit], y_train[:limit], x_val[:limit], y_val[:limit]
+        x_train, y_train, targets = x_train[:limit], y_train[:limit], targets[:limit]
+        x_val, y_val = x_val[:limit], y_val[:limit]
     print(f"keras {keras.__version__} on {keras.backend.backend()}; train {len(x_train)}, validate {len(x_val)} "
           f"faces ({time.monotonic() - started:.1f} s to load)")
 
@@ -170,7 +189,7 @@ def train_fast(
     weights = class_weights(y_train, class_weight_power)
     trainer.fit(
         x_train[..., None].astype(np.float32),
-        one_hot(y_train),
+        targets,
         sample_weight=weights[y_train],
         batch_size=batch_size,
         epochs=epochs or MAX_EPOCHS,
@@ -192,6 +211,7 @@ def train_fast(
         "weight_decay": weight_decay, "batch_size": batch_size, "time_budget": time_budget, "epochs": len(rows),
         "erasing": erasing, "dropout": dropout, "class_weight_power": class_weight_power,
         "mixed_precision": mixed_precision, "seed": seed, "backend": keras.backend.backend(),
+        "teacher": str(teacher) if teacher else None, "teacher_weight": teacher_weight,
         "best_epoch": best.get("epoch"), "best_val_accuracy": best["val_accuracy"],
         "last_val_accuracy": float(rows[-1]["val_accuracy"]), "seconds": round(time.monotonic() - started, 1),
     }

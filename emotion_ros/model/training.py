@@ -117,8 +117,7 @@ def train(
     """
     import keras
 
-    if not 0 <= teacher_weight <= 1:
-        raise ValueError(f"the teacher's weight must be between 0 and 1, not {teacher_weight}")
+    check_teacher_weight(teacher_weight)  # before the minutes the teacher's probabilities take
     keras.utils.set_random_seed(seed)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -134,8 +133,8 @@ def train(
 
     targets = one_hot(y_train)
     if teacher:
-        targets = (1 - teacher_weight) * targets + teacher_weight * teacher_probabilities(
-            teacher, x_train, run_dir / "teacher.npy")
+        targets = distillation_targets(
+            y_train, teacher_probabilities(teacher, x_train, run_dir / "teacher.npy"), teacher_weight)
     steps_per_epoch = int(np.ceil(len(x_train) / batch_size))
 
     initial_epoch, best_accuracy = 0, None
@@ -216,6 +215,20 @@ def teacher_probabilities(model_paths, faces, cache_path):
     probabilities = np.concatenate([teacher.predict(faces[i : i + 256]) for i in range(0, len(faces), 256)])
     np.save(cache_path, probabilities)
     return probabilities
+
+
+def check_teacher_weight(teacher_weight):
+    if not 0 <= teacher_weight <= 1:
+        raise ValueError(f"the teacher's weight must be between 0 and 1, not {teacher_weight}")
+
+
+def distillation_targets(labels, probabilities, teacher_weight):
+    """Each face's one-hot label mixed with `teacher_weight` of the teacher's (N, 7) probabilities for it."""
+    check_teacher_weight(teacher_weight)
+    if probabilities.shape != (len(labels), len(CLASSES)):
+        raise ValueError(f"the teacher's probabilities are {probabilities.shape}, "
+                         f"not one row of {len(CLASSES)} per training face ({len(labels)})")
+    return (1 - teacher_weight) * one_hot(labels) + teacher_weight * probabilities
 
 
 def one_hot(labels):
