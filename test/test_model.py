@@ -141,7 +141,8 @@ def test_distillation_targets_mix_the_label_with_the_teacher():
     teacher = np.full((2, len(CLASSES)), 1 / len(CLASSES), dtype=np.float32)
     targets = distillation_targets(np.array([0, 3]), teacher, 0.3)
     np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-6)
-    assert targets[0, 0] == pytest.approx(0.7 + 0.3 / len(CLASSES)) and targets[1, 0] == pytest.approx(0.3 / 7)
+    assert targets[0, 0] == pytest.approx(0.7 + 0.3 / len(CLASSES))
+    assert targets[1, 0] == pytest.approx(0.3 / len(CLASSES))
     with pytest.raises(ValueError, match="one row of 7 per training face"):
         distillation_targets(np.array([0, 3, 4]), teacher, 0.3)
 
