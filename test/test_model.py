@@ -135,16 +135,123 @@ def test_training_distils_a_teacher(tmp_path):
         training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, teacher=ENSEMBLE_MODEL_PATHS, teacher_weight=1.5)
 
 
-def test_distillation_targets_mix_the_label_with_the_teacher():
-    from emotion_ros.model.training import distillation_targets
+def test_training_targets_mix_the_label_with_ferplus_and_the_teacher():
+    from emotion_ros.model.targets import training_targets
 
-    teacher = np.full((2, len(CLASSES)), 1 / len(CLASSES), dtype=np.float32)
-    targets = distillation_targets(np.array([0, 3]), teacher, 0.3)
+    votes = np.zeros((3, 10), dtype=np.float32)
+    votes[0, [0, 2]] = [6, 4]  # angry 6, fear 4
+    votes[1, 8] = 10  # all "unknown": no votes for the seven classes, the label stays
+    matched = np.array([True, True, False])
+    teacher = np.full((3, len(CLASSES)), 1 / len(CLASSES), dtype=np.float32)
+    targets = training_targets(np.array([2, 3, 4]), votes, matched, 0.5, teacher, 0.2)
     np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-6)
-    assert targets[0, 0] == pytest.approx(0.7 + 0.3 / len(CLASSES))
-    assert targets[1, 0] == pytest.approx(0.3 / len(CLASSES))
+    assert targets[0, 2] == pytest.approx(0.3 + 0.5 * 0.4 + 0.2 / 7)  # fear: label 0.3, crowd 0.2, teacher
+    assert targets[0, 0] == pytest.approx(0.5 * 0.6 + 0.2 / 7)
+    assert targets[1, 3] == pytest.approx(0.8 + 0.2 / 7) and targets[2, 4] == pytest.approx(0.8 + 0.2 / 7)
     with pytest.raises(ValueError, match="one row of 7 per training face"):
-        distillation_targets(np.array([0, 3, 4]), teacher, 0.3)
+        training_targets(np.array([0, 3]), teacher=teacher, teacher_weight=0.3)
+    with pytest.raises(ValueError, match="add up to"):
+        training_targets(np.array([0, 3, 4]), votes, matched, 0.6, teacher, 0.6)
+
+
+def test_ferplus_majority_and_unreliable_faces_on_hand_made_votes():
+    from emotion_ros.model.targets import ferplus_majority, unreliable_faces
+
+    votes = np.array([[7, 0, 0, 0, 0, 0, 3, 0, 0, 0],    # angry
+                      [0, 0, 0, 5, 0, 0, 5, 0, 0, 0],    # a tie: no majority
+                      [0, 0, 0, 0, 0, 0, 2, 0, 0, 8],    # not a face
+                      [0, 0, 0, 0, 0, 0, 0, 6, 4, 0],    # contempt: not one of the seven
+                      [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], dtype=np.float32)  # not matched
+    matched = np.array([True, True, True, True, False])
+    assert ferplus_majority(votes, matched).tolist() == [0, -1, -1, -1, -1]
+    assert unreliable_faces(votes, matched).tolist() == [False, False, True, False, False]
+
+
+@needs_data
+def test_ferplus_votes_join_the_training_faces_by_name():
+    from emotion_ros.model.targets import dataset_names, ferplus_path, load_ferplus, ferplus_majority
+
+    votes, matched = load_ferplus(ferplus_path(PUBLIC_TEST), dataset_names(PUBLIC_TEST))
+    labels = load_dataset(PUBLIC_TEST)[1]
+    assert votes.shape == (len(labels), 10) and matched.mean() > 0.99
+    assert (votes[matched].sum(axis=1) > 0).all()
+    majority = ferplus_majority(votes, matched)
+    # FER+'s crowd agrees with FER2013's label on about two thirds of the faces (its README: 65.8 % on Training)
+    assert 0.55 < np.mean(majority[majority >= 0] == labels[majority >= 0]) < 0.8
+    with pytest.raises(ValueError, match="not the faces"):
+        load_ferplus(ferplus_path(PUBLIC_TEST), dataset_names(PUBLIC_TEST)[::-1])
+
+
+def test_logit_adjusted_loss_is_cross_entropy_of_the_prior_shifted_scores():
+    keras = pytest.importorskip("keras")
+    from emotion_ros.model.losses import LogitAdjustedCrossentropy
+
+    prior = np.array([0.1, 0.02, 0.1, 0.3, 0.15, 0.1, 0.23], dtype=np.float32)
+    scores = np.random.default_rng(0).dirichlet(np.ones(7), size=4).astype(np.float32)
+    targets = np.eye(7, dtype=np.float32)[[0, 1, 3, 6]]
+    loss = LogitAdjustedCrossentropy(prior, tau=1.0, label_smoothing=0.0)
+    shifted = scores * prior
+    expected = -np.log((shifted / shifted.sum(axis=1, keepdims=True))[np.arange(4), [0, 1, 3, 6]]).mean()
+    assert float(loss(targets, scores)) == pytest.approx(expected, rel=1e-5)
+    restored = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert restored.prior == pytest.approx(prior.tolist()) and restored.tau == 1.0
+    # a rare class's right answer costs more than a frequent one's at the same score: the network must score it higher
+    even = np.full((2, 7), 1 / 7, dtype=np.float32)
+    rare, frequent = (float(loss(np.eye(7, dtype=np.float32)[[k]], even[:1])) for k in (1, 3))
+    assert rare > frequent
+
+
+def test_camera_augmentation_degrades_training_faces_only():
+    pytest.importorskip("keras")
+    from emotion_ros.model.augmentation import FaceAugmentation
+
+    faces = np.random.default_rng(1).integers(60, 200, size=(32, 48, 48, 1)).astype(np.float32)
+    layer = FaceAugmentation(rotation=0, zoom=(0, 0), shift=0, contrast=0, brightness=0, camera=1.0, seed=3)
+    np.testing.assert_array_equal(np.asarray(layer(faces, training=False)), faces)
+    degraded = np.asarray(layer(faces, training=True))
+    assert degraded.shape == faces.shape and degraded.min() >= 0 and degraded.max() <= 255
+    # every face got low light (a third of the light at least) and the blur and low resolution smooth the noise
+    assert degraded.mean() < 0.9 * faces.mean()
+    assert np.abs(np.diff(degraded, axis=2)).mean() < 0.5 * np.abs(np.diff(faces, axis=2)).mean()
+    assert FaceAugmentation.from_config(layer.get_config()).camera == 1.0
+
+
+@needs_data
+def test_camera_degradations_change_every_face_reproducibly(public_test):
+    from emotion_ros.model.degradations import CAMERA_DEGRADATIONS, degrade, jpeg_faces
+
+    faces = public_test[0][:16]
+    for name in CAMERA_DEGRADATIONS:
+        degraded = degrade(faces, name, seed=5)
+        assert degraded.shape == faces.shape and degraded.dtype == np.uint8, name
+        assert (np.abs(degraded.astype(int) - faces).reshape(16, -1).mean(axis=1) > 1).all(), name
+        np.testing.assert_array_equal(degraded, degrade(faces, name, seed=5))
+    compressed = jpeg_faces(public_test[0][:400], 0.25, seed=2)
+    changed = (compressed != public_test[0][:400]).reshape(400, -1).any(axis=1).mean()
+    assert 0.15 < changed < 0.35
+
+
+@needs_data
+def test_training_with_ferplus_balance_and_camera_records_the_new_metrics(tmp_path):
+    from emotion_ros.model import training
+
+    run_dir = tmp_path / "recipe"
+    training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=1, limit=128, batch_size=64,
+                   init_from=MODEL_PATH.with_suffix(".keras"), ferplus_weight=0.5, drop_unreliable=True,
+                   logit_adjustment=1.0, class_weight_power=0.0, camera=0.15, select="balanced_accuracy")
+    rows = training.read_history(run_dir / "history.csv")
+    assert 0 < float(rows[0]["val_balanced_accuracy"]) <= 1 and 0 < float(rows[0]["val_ferplus_agreement"]) <= 1
+    config = json.loads((run_dir / "train_config.json").read_text())
+    assert (config["ferplus_weight"], config["logit_adjustment"], config["camera"]) == (0.5, 1.0, 0.15)
+    # the checkpoint holds the loss and the augmentation: a resumed run loads both
+    training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=2, limit=128, batch_size=64, resume=True,
+                   ferplus_weight=0.5, drop_unreliable=True, camera=0.15, select="balanced_accuracy")
+    assert len(training.read_history(run_dir / "history.csv")) == 2
+    with pytest.raises(FileExistsError, match="holds a training"):
+        training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=2, limit=128)
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        training.train(TRAIN, PUBLIC_TEST, run_dir=tmp_path / "empty", epochs=2, limit=128, resume=True)
+    assert not (tmp_path / "empty").exists()
 
 
 @needs_data
@@ -196,12 +303,35 @@ def test_metrics_on_a_hand_counted_example():
     assert confusion.sum() == len(labels)
     metrics = classification_metrics(confusion)
     assert metrics["accuracy"] == pytest.approx(4 / 6)
+    assert metrics["balanced_accuracy"] == pytest.approx((2 / 3 + 1 / 2 + 1) / 3)  # the classes with faces
     angry = metrics["per_class"]["angry"]
     assert angry["precision"] == pytest.approx(2 / 3) and angry["recall"] == pytest.approx(2 / 3)
     assert angry["support"] == 3
     assert metrics["per_class"]["disgust"]["f1"] == pytest.approx(0.5)
     # only the three classes seen or predicted enter the macro average
     assert metrics["macro_f1"] == pytest.approx((2 / 3 + 0.5 + 1.0) / 3)
+
+
+@needs_data
+def test_evaluate_measures_ferplus_labels_and_camera_robustness(public_test, tmp_path):
+    from emotion_ros.model.degradations import CAMERA_DEGRADATIONS
+    from emotion_ros.model.targets import dataset_names, ferplus_majority, ferplus_path, load_ferplus
+
+    images, labels = public_test
+    names = dataset_names(PUBLIC_TEST)
+    votes, matched = load_ferplus(ferplus_path(PUBLIC_TEST), names)
+    split = tmp_path / "small.npz"  # 200 faces with their FER+ votes beside them, as the shared data has them
+    np.savez(split, images=images[:200], labels=labels[:200], classes=np.array(CLASSES), names=names[:200])
+    np.savez(ferplus_path(split), votes=votes[:200].astype(np.uint8), matched=matched[:200], names=names[:200])
+    metrics = evaluate(split, out_dir=tmp_path / "out", robustness=True)
+    majority = ferplus_majority(votes[:200], matched[:200])
+    predictions = EmotionClassifier().predict(images[:200]).argmax(axis=1)
+    assert metrics["ferplus"]["faces"] == int((majority >= 0).sum())
+    assert metrics["ferplus"]["accuracy"] == pytest.approx(np.mean(predictions[majority >= 0] == majority[majority >= 0]))
+    assert list(metrics["robustness"]) == list(CAMERA_DEGRADATIONS)
+    for row in metrics["robustness"].values():
+        assert row["drop"] == pytest.approx(metrics["accuracy"] - row["accuracy"])
+    assert metrics["robustness"]["noise"]["drop"] > 0.05  # noise costs the shipped model accuracy
 
 
 def test_predict_on_no_faces(classifier):
@@ -307,16 +437,22 @@ def test_gpu_training_entry_point_runs_on_cpu(tmp_path):
     np.testing.assert_array_equal(y_train, train_labels[:256])
     assert np.abs(x_train.astype(int) - train_images[:256]).mean() < 0.5  # JPEG 95 of a JPEG: near lossless
     np.testing.assert_array_equal(x_val, load_dataset(PUBLIC_TEST)[0])  # PublicTest stays exact
+    val_votes = fast_training.load_pack_votes(packed, "val")  # FER+'s votes travel with PublicTest
+    assert val_votes[0].shape == (len(y_val), 10) and fast_training.load_pack_votes(packed, "train") is None
 
     teacher = tmp_path / "teacher.npy"  # as `train --teacher` writes it, for all packed Training faces
     np.save(teacher, EmotionClassifier().predict(train_images[:256]))
     out_dir = tmp_path / "gpu_run"
-    best = fast_training.train_fast(packed, out_dir, epochs=1, batch_size=64, limit=128, teacher=teacher)
+    best = fast_training.train_fast(packed, out_dir, epochs=1, batch_size=64, limit=128, teacher=teacher,
+                                    logit_adjustment=1.0, camera=0.15, select="balanced_accuracy")
     for name in ("best.keras", "last.keras", "history.csv", "curves.png", "train_config.json"):
         assert (out_dir / name).is_file(), name
     assert len(training.read_history(out_dir / "history.csv")) == 1
     config = json.loads((out_dir / "train_config.json").read_text())
     assert config["mixed_precision"] and config["epochs"] == 1 and config["teacher"] == str(teacher)
+    assert 0 < config["best_val_balanced_accuracy"] <= 1 and config["camera"] == 0.15
+    with pytest.raises(ValueError, match="no FER\\+ votes"):
+        fast_training.train_fast(packed, out_dir, epochs=1, limit=128, ferplus_weight=0.5)
 
     keras = pytest.importorskip("keras")
     model = keras.models.load_model(best, compile=False)

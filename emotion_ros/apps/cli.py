@@ -176,14 +176,21 @@ def run_train(args):
 
     best = training.train(args.train, args.val, args.run_dir, args.epochs, args.batch_size, args.learning_rate,
                           args.width, args.class_weight_power, args.limit, args.resume, args.seed, args.init_from,
-                          args.teacher, args.teacher_weight)
+                          args.teacher, args.teacher_weight, **training_recipe(args))
     if best.exists():  # not after `--epochs 0`, which only computes the teacher's probabilities
         print(f"best model: {best}; export it with: emotion-ros export {best}")
     return 0
 
 
+def training_recipe(args):
+    """The targets, class balance and augmentation options that `train` and `train-gpu` share."""
+    return {"ferplus_weight": args.ferplus_weight, "drop_unreliable": args.drop_unreliable,
+            "logit_adjustment": args.logit_adjustment, "camera": args.camera, "select": args.select}
+
+
 def add_training_arguments(parser, learning_rate):
-    """What `train` and `train-gpu` share: the network's width, the loss weights, the seed, smoke tests."""
+    """What `train` and `train-gpu` share: the network's width, the targets, the loss weights, the seed, smoke
+    tests."""
     parser.add_argument("--learning-rate", type=float, default=learning_rate, help="peak of the cosine schedule")
     parser.add_argument("--width", type=int, default=32, help="filters of the first block, doubled per block")
     parser.add_argument("--class-weight-power", type=float, default=0.5,
@@ -192,6 +199,18 @@ def add_training_arguments(parser, learning_rate):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--teacher-weight", type=float, default=0.5,
                         help="share of the teacher's probabilities in each target (default: %(default)s)")
+    parser.add_argument("--ferplus-weight", type=float, default=0.0,
+                        help="share of FER+'s ten votes (the _ferplus.npz beside the data) in each target")
+    parser.add_argument("--drop-unreliable", action="store_true",
+                        help="leave out the faces FER+'s annotators mostly called unknown or not a face")
+    parser.add_argument("--logit-adjustment", type=float, default=0.0, metavar="TAU",
+                        help="class-balanced loss: the class prior^TAU multiplied into the scores (1: balanced; "
+                             "use with --class-weight-power 0)")
+    parser.add_argument("--camera", type=float, default=0.0,
+                        help="fraction of faces given each camera degradation: blur, low resolution, noise, low "
+                             "light (and half of it JPEG artefacts)")
+    parser.add_argument("--select", choices=("accuracy", "balanced_accuracy"), default="accuracy",
+                        help="the PublicTest metric that picks best.keras")
 
 
 def add_train_parser(subparsers):
@@ -263,7 +282,7 @@ def run_train_gpu(args):
     best = train_fast(args.data, args.out_dir, args.width, args.optimizer, args.learning_rate, args.weight_decay,
                       args.batch_size, args.time_budget, args.epochs, args.erasing, args.dropout,
                       args.class_weight_power, not args.float32, args.limit, args.seed, args.teacher,
-                      args.teacher_weight)
+                      args.teacher_weight, **training_recipe(args))
     print(f"best model: {best}; export it with: emotion-ros export {best}")
     return 0
 
@@ -370,7 +389,7 @@ def main(argv=None):
         quiet_libraries(args.command)
     try:
         sys.exit(args.run(args))
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
         sys.exit(f"emotion-ros {args.command}: {error}")
     except ModuleNotFoundError as error:
         hint = next((hint for name, hint in MISSING_MODULE_HINTS.items()

@@ -3,7 +3,8 @@
 Keras's RandomRotation, RandomTranslation and RandomZoom each resample the batch through a generic
 `map_coordinates`. On an H200 under JAX, those layers made a training step of the emotion CNN take 576 ms
 for 512 faces against 5.5 ms without them (docs/MODEL.md). Here the flip, rotation, zoom and shift are one
-affine map and one bilinear gather per face, followed by contrast, brightness and random erasing.
+affine map and one bilinear gather per face, followed by contrast, brightness, what a camera does to a face
+(`camera`: blur, a low resolution, noise, low light) and random erasing.
 """
 
 import math
@@ -15,20 +16,23 @@ from keras import ops
 @keras.saving.register_keras_serializable(package="emotion_ros")
 class FaceAugmentation(keras.layers.Layer):
     """Random flip, rotation (degrees), zoom (scale - 1; negative zooms in), shift (fraction of the side),
-    contrast and brightness (fractions), and a noise patch on a fraction `erasing` of the faces. Pixels
-    outside the face are filled by reflection. Expects (batch, height, width, 1) in 0-255; identity at
-    inference."""
+    contrast and brightness (fractions), and a noise patch on a fraction `erasing` of the faces. With
+    `camera`, each camera degradation (blur, a face 14 or 24 px wide, sensor noise, low light) is
+    applied to that fraction of the faces, independently. Pixels outside the face are filled by
+    reflection. Expects (batch, height, width, 1) in 0-255; identity at inference."""
 
     def __init__(self, rotation=12.0, zoom=(-0.15, 0.1), shift=0.1, contrast=0.3, brightness=0.15, erasing=0.0,
-                 seed=None, **kwargs):
+                 camera=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rotation, self.zoom, self.shift = rotation, tuple(zoom), shift
         self.contrast, self.brightness, self.erasing, self.seed = contrast, brightness, erasing, seed
+        self.camera = camera
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def get_config(self):
         return {**super().get_config(), "rotation": self.rotation, "zoom": self.zoom, "shift": self.shift,
-                "contrast": self.contrast, "brightness": self.brightness, "erasing": self.erasing, "seed": self.seed}
+                "contrast": self.contrast, "brightness": self.brightness, "erasing": self.erasing,
+                "camera": self.camera, "seed": self.seed}
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -73,6 +77,8 @@ class FaceAugmentation(keras.layers.Layer):
         contrast = self._uniform(per_face, 1 - self.contrast, 1 + self.contrast)
         brightness = self._uniform(per_face, -self.brightness, self.brightness) * 255
         faces = ops.clip((faces - mean) * contrast + mean + brightness, 0, 255)
+        if self.camera:
+            faces = self._camera(faces, batch, height, width)
 
         if self.erasing:
             # Each side of the patch is sqrt(U(0.02, 0.33)) of the face's, as in Zhong et al.'s random erasing.
@@ -84,6 +90,38 @@ class FaceAugmentation(keras.layers.Layer):
                 & (rows >= top_row) & (rows < top_row + patch_h) & (cols >= left_col) & (cols < left_col + patch_w)
             faces = ops.where(erase, self._uniform((batch, height * width), 0.0, 255.0), faces)
         return ops.cast(ops.reshape(faces, (batch, height, width, 1)), images.dtype)
+
+    def _camera(self, faces, batch, height, width):
+        """Blur, low resolution, noise and low light, each on a `camera` fraction of the (batch, H*W) faces."""
+        per_face = (batch, 1)
+
+        def chosen():
+            return self._uniform(per_face, 0.0, 1.0) < self.camera
+
+        images = ops.reshape(faces, (batch, height, width, 1))
+        # Out-of-focus or moving faces: a Gaussian blur of sigma 1.2 px, blended in by a random amount.
+        taps = ops.exp(-0.5 * (ops.arange(-3, 4, dtype="float32") / 1.2) ** 2)
+        taps = taps / ops.sum(taps)
+        padded = ops.pad(images, ((0, 0), (3, 3), (3, 3), (0, 0)), mode="symmetric")
+        blurred = ops.conv(padded, ops.reshape(taps, (7, 1, 1, 1)), padding="valid")
+        blurred = ops.conv(blurred, ops.reshape(taps, (1, 7, 1, 1)), padding="valid")
+        amount = self._uniform(per_face, 0.3, 1.0)
+        faces = ops.where(chosen(), faces + amount * (ops.reshape(blurred, (batch, height * width)) - faces), faces)
+        # A face seen 24 or 14 px wide, then enlarged as the classifier enlarges it: two sizes, one per face.
+        for side in (24, 14):
+            small = ops.image.resize(ops.reshape(faces, (batch, height, width, 1)), (side, side),
+                                     interpolation="bilinear", antialias=True)
+            enlarged = ops.reshape(ops.image.resize(small, (height, width), interpolation="bilinear"),
+                                   (batch, height * width))
+            faces = ops.where(chosen(), enlarged, faces)
+        # Sensor noise, up to sigma 12 grey levels.
+        noise = keras.random.normal((batch, height * width), seed=self.seed_generator)
+        faces = ops.where(chosen(), faces + noise * self._uniform(per_face, 2.0, 12.0), faces)
+        # Low light: darker (a third of the light at least) and a gamma curve that crushes the shadows.
+        dark = 255 * (ops.clip(faces, 0, 255) / 255) ** self._uniform(per_face, 1.0, 1.8) \
+            * self._uniform(per_face, 0.35, 1.0)
+        faces = ops.where(chosen(), dark, faces)
+        return ops.clip(faces, 0, 255)
 
 
 def _reflect(coordinate, last):

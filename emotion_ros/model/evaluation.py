@@ -14,6 +14,8 @@ import numpy as np
 from ..classes import CLASSES
 from ..vision.classifier import ENSEMBLE_MODEL_PATHS, EmotionClassifier, face_input
 from .datasets import load_dataset
+from .degradations import CAMERA_DEGRADATIONS, degrade
+from .targets import dataset_names, ferplus_majority, ferplus_path, load_ferplus
 
 SINGLE_FACE_RUNS = 300
 FER_MODEL = "fer"
@@ -53,7 +55,8 @@ def confusion_matrix(labels, predictions, num_classes=len(CLASSES)):
 
 
 def classification_metrics(confusion):
-    """Accuracy, macro-F1 and per-class precision/recall/F1/support of a confusion matrix.
+    """Accuracy, balanced accuracy (the mean recall of the classes present), macro-F1 and per-class
+    precision/recall/F1/support of a confusion matrix.
 
     A class never seen nor predicted is left out of the macro average (scikit-learn's convention), so a
     split without "disgust" faces is not penalised for it; a ratio with a zero denominator counts as 0.
@@ -68,6 +71,7 @@ def classification_metrics(confusion):
     present = (support + predicted) > 0
     return {
         "accuracy": float(hits.sum() / max(confusion.sum(), 1)),
+        "balanced_accuracy": float(recall[support > 0].mean()) if (support > 0).any() else 0.0,
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "per_class": {
             name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
@@ -81,11 +85,14 @@ def _ratio(numerator, denominator):
 
 
 def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluation", batch_size=256,
-             usage="PublicTest", zoom_tta=False):
+             usage="PublicTest", zoom_tta=False, robustness=False):
     """Metrics of the model on one split, also written as metrics.json with two PNGs into `out_dir`.
 
     `model_path` is one .tflite model, several (averaged, an ensemble) or FER_MODEL.
     `usage` selects the rows of a full FER2013 CSV (ignored for .npz archives and class folders).
+    Where FER+'s votes lie beside an .npz archive (`_ferplus.npz`), the same predictions are also measured
+    against FER+'s majority labels (`ferplus`). `robustness` measures the accuracy again on the faces
+    degraded as cameras degrade them (`degradations.py`).
     Throughput counts the preprocessing, as the nodes pay it, on the classifier's single thread.
     """
     if model_path == FER_MODEL and (flip_tta or zoom_tta):
@@ -97,8 +104,7 @@ def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluatio
         classifier = EmotionClassifier(model_path, flip_tta=flip_tta, zoom_tta=zoom_tta)
 
     start = time.perf_counter()
-    scores = np.concatenate([classifier.predict(images[i : i + batch_size])
-                             for i in range(0, len(images), batch_size)])
+    scores = _predict(classifier, images, batch_size)
     batch_throughput = len(images) / (time.perf_counter() - start)
     single_throughput = _single_face_throughput(classifier, images)
 
@@ -115,6 +121,22 @@ def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluatio
         "throughput": {"batch_1_faces_per_s": single_throughput, "batch_size": batch_size,
                        "batch_faces_per_s": batch_throughput},
     }
+    votes_path = ferplus_path(data_path)
+    if Path(data_path).suffix == ".npz" and votes_path.exists():
+        majority = ferplus_majority(*load_ferplus(votes_path, dataset_names(data_path)))
+        rated = majority >= 0
+        ferplus_confusion = confusion_matrix(majority[rated], scores[rated].argmax(axis=1))
+        metrics["ferplus"] = {"votes": str(votes_path), "faces": int(rated.sum()),
+                              **classification_metrics(ferplus_confusion),
+                              "confusion_matrix": ferplus_confusion.tolist()}
+    if robustness:
+        metrics["robustness"] = {}
+        for name, (description, _) in CAMERA_DEGRADATIONS.items():
+            degraded = classification_metrics(confusion_matrix(
+                labels, _predict(classifier, degrade(images, name), batch_size).argmax(axis=1)))
+            metrics["robustness"][name] = {"description": description, "accuracy": degraded["accuracy"],
+                                           "balanced_accuracy": degraded["balanced_accuracy"],
+                                           "drop": metrics["accuracy"] - degraded["accuracy"]}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     title = f"{Path(data_path).name}: {len(images)} faces"
@@ -123,6 +145,10 @@ def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluatio
     plot_distribution(np.bincount(labels, minlength=len(CLASSES)), out_dir / "class_distribution.png", title)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
+
+
+def _predict(classifier, images, batch_size):
+    return np.concatenate([classifier.predict(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
 def _single_face_throughput(classifier, images):
@@ -185,13 +211,16 @@ def format_report(metrics, out_dir):
     lines = [
         f"{metrics['data']}: {metrics['faces']} faces, model {metrics['model']}"
         + (" with flip TTA" if metrics["flip_tta"] else "") + (" with zoom TTA" if metrics.get("zoom_tta") else ""),
-        f"accuracy {metrics['accuracy']:.1%}   macro-F1 {metrics['macro_f1']:.3f}",
-        "",
-        f"{'class':<10} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}",
+        *_metrics_lines(metrics, "FER2013 labels"),
     ]
-    for name, row in metrics["per_class"].items():
-        lines.append(f"{name:<10} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} "
-                     f"{row['support']:>8}")
+    if "ferplus" in metrics:
+        lines += ["", *_metrics_lines(metrics["ferplus"], f"FER+ majority labels ({metrics['ferplus']['faces']} "
+                                                            "faces with one)")]
+    if "robustness" in metrics:
+        lines += ["", f"{'faces degraded as cameras do':<56} {'accuracy':>8} {'drop':>6} {'balanced':>8}"]
+        for name, row in metrics["robustness"].items():
+            lines.append(f"{name + ': ' + row['description']:<56} {row['accuracy']:>8.1%} "
+                         f"{row['drop'] * 100:>5.1f}p {row['balanced_accuracy']:>8.3f}")
     speed = metrics["throughput"]
     lines += [
         "",
@@ -200,6 +229,19 @@ def format_report(metrics, out_dir):
         f"wrote {out_dir}/confusion_matrix.png, class_distribution.png and metrics.json",
     ]
     return "\n".join(lines)
+
+
+def _metrics_lines(metrics, labels):
+    lines = [
+        f"{labels}: accuracy {metrics['accuracy']:.1%}   balanced accuracy {metrics['balanced_accuracy']:.3f}   "
+        f"macro-F1 {metrics['macro_f1']:.3f}",
+        "",
+        f"{'class':<10} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}",
+    ]
+    for name, row in metrics["per_class"].items():
+        lines.append(f"{name:<10} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['f1']:>6.3f} "
+                     f"{row['support']:>8}")
+    return lines
 
 
 def run_evaluate(args):
@@ -212,7 +254,8 @@ def run_evaluate(args):
         if len(args.model) > 1:
             raise ValueError("fer's model is evaluated alone, not in an ensemble")
         models = FER_MODEL
-    metrics = evaluate(args.data, models, args.flip_tta, args.out, args.batch_size, args.usage, args.zoom_tta)
+    metrics = evaluate(args.data, models, args.flip_tta, args.out, args.batch_size, args.usage, args.zoom_tta,
+                       args.robustness)
     print(json.dumps(metrics, indent=2) if args.json else format_report(metrics, args.out))
     return 0
 
@@ -220,8 +263,9 @@ def run_evaluate(args):
 def add_evaluate_parser(subparsers):
     parser = subparsers.add_parser(
         "evaluate", help="measure the emotion model on a labelled split",
-        description="Classify every face of a labelled split and report accuracy, macro-F1, per-class "
-                    "precision/recall/F1, the confusion matrix and the throughput; writes "
+        description="Classify every face of a labelled split and report accuracy, balanced accuracy, macro-F1, "
+                    "per-class precision/recall/F1, the confusion matrix and the throughput, also against FER+'s "
+                    "majority labels where its votes lie beside an .npz archive (<name>_ferplus.npz); writes "
                     "confusion_matrix.png, class_distribution.png and metrics.json into OUT.")
     parser.add_argument("--data", required=True,
                         help="labelled faces: .npz, FER2013 .csv or a folder of class folders")
@@ -236,5 +280,8 @@ def add_evaluate_parser(subparsers):
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--usage", default="PublicTest",
                         help="the rows of a full FER2013 CSV to evaluate (default: %(default)s)")
+    parser.add_argument("--robustness", action="store_true",
+                        help="also the accuracy on the faces blurred, shrunk, JPEG-compressed, darkened, noisy or "
+                             "tilted as cameras give them")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a report")
     parser.set_defaults(run=run_evaluate)

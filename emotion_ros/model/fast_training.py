@@ -16,15 +16,16 @@ import numpy as np
 
 from ..classes import CLASSES
 from .datasets import load_dataset
+from .targets import class_prior, ferplus_path, one_hot
 from .training import (
     build_augmentation,
     build_model,
     build_trainer,
-    class_weights,
-    distillation_targets,
-    one_hot,
+    ferplus_votes,
     plot_curves,
     read_history,
+    training_set,
+    validation_callback,
 )
 
 # Training faces as JPEG at this quality: FER2013's faces were JPEG-encoded once already, and re-encoding
@@ -36,7 +37,8 @@ MAX_EPOCHS = 10_000  # with a time budget, the deadline ends the training
 
 
 def pack_datasets(train_path, val_path, out_path):
-    """Write Training and PublicTest into one .npz small enough to travel to a GPU machine (~51 MB)."""
+    """Write Training and PublicTest into one .npz small enough to travel to a GPU machine (~51 MB), with
+    FER+'s votes for both when they are beside the archives."""
     arrays = {}
     for split, path, params in (("train", train_path, [cv2.IMWRITE_JPEG_QUALITY, PACK_JPEG_QUALITY]),
                                 ("val", val_path, [cv2.IMWRITE_WEBP_QUALITY, 101])):
@@ -46,6 +48,9 @@ def pack_datasets(train_path, val_path, out_path):
         arrays[f"{split}_bytes"] = np.concatenate(encoded)
         arrays[f"{split}_offsets"] = np.cumsum([0] + [len(e) for e in encoded])
         arrays[f"{split}_labels"] = labels
+        if ferplus_path(path).exists():
+            arrays[f"{split}_votes"], arrays[f"{split}_matched"] = ferplus_votes(path)
+            arrays[f"{split}_votes"] = arrays[f"{split}_votes"].astype(np.uint8)
     np.savez(out_path, classes=np.array(CLASSES), **arrays)
     return Path(out_path)
 
@@ -61,6 +66,14 @@ def load_pack(path):
             images = np.stack([cv2.imdecode(data[a:b], cv2.IMREAD_GRAYSCALE) for a, b in zip(offsets, offsets[1:])])
             splits += [images, archive[f"{split}_labels"]]
     return tuple(splits)
+
+
+def load_pack_votes(path, split):
+    """FER+'s (votes float32 (N, 10), matched) for a packed split ("train" or "val"), or None if not packed."""
+    with np.load(path, allow_pickle=False) as archive:
+        if f"{split}_votes" not in archive:
+            return None
+        return archive[f"{split}_votes"].astype(np.float32), archive[f"{split}_matched"]
 
 
 class TimeBudgetSchedule:
@@ -130,12 +143,19 @@ def train_fast(
     seed=0,
     teacher=None,
     teacher_weight=0.5,
+    ferplus_weight=0.0,
+    drop_unreliable=False,
+    logit_adjustment=0.0,
+    camera=0.0,
+    select="accuracy",
 ):
     """Train one model on a packed dataset (`pack_datasets`) and write to `out_dir`: `best.keras` (best
-    PublicTest accuracy), `last.keras`, `history.csv`, `curves.png` and `train_config.json`.
+    PublicTest `select`: accuracy or balanced_accuracy), `last.keras`, `history.csv`, `curves.png` and
+    `train_config.json`.
 
     `teacher` is a .npy of a teacher's probabilities for the packed Training faces, in their order: the
     `teacher.npy` that `train --teacher` writes (LiteRT, which computes it, is not on the GPU machine).
+    The FER+, class-balance and camera options are `train`'s.
     """
     import keras
 
@@ -143,17 +163,27 @@ def train_fast(
     keras.utils.set_random_seed(seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from .losses import training_loss
+
+    if select not in ("accuracy", "balanced_accuracy"):
+        raise ValueError(f"select the best epoch by accuracy or balanced_accuracy, not {select!r}")
     x_train, y_train, x_val, y_val = load_pack(data_path)
-    targets = one_hot(y_train)
-    if teacher:
-        targets = distillation_targets(y_train, np.load(teacher), teacher_weight)
+    votes, val_votes = load_pack_votes(data_path, "train"), load_pack_votes(data_path, "val")
+    if (ferplus_weight or drop_unreliable) and votes is None:
+        raise ValueError(f"{data_path} holds no FER+ votes: pack it with the _ferplus.npz files beside the data")
+    probabilities = np.load(teacher) if teacher else None
     if limit:
-        x_train, y_train, targets = x_train[:limit], y_train[:limit], targets[:limit]
-        x_val, y_val = x_val[:limit], y_val[:limit]
+        x_train, y_train, x_val, y_val = x_train[:limit], y_train[:limit], x_val[:limit], y_val[:limit]
+        votes = None if votes is None else (votes[0][:limit], votes[1][:limit])
+        val_votes = None if val_votes is None else (val_votes[0][:limit], val_votes[1][:limit])
+        probabilities = None if probabilities is None else probabilities[:limit]
+    x_train, y_train, targets, sample_weights = training_set(
+        x_train, y_train, *(votes or (None, None)), ferplus_weight, drop_unreliable, probabilities,
+        teacher_weight if teacher else 0.0, class_weight_power, camera, seed)
     print(f"keras {keras.__version__} on {keras.backend.backend()}; train {len(x_train)}, validate {len(x_val)} "
           f"faces ({time.monotonic() - started:.1f} s to load)")
 
-    augmentation = build_augmentation(erasing=erasing)
+    augmentation = build_augmentation(erasing=erasing, camera=camera)
     if mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     model = build_model(width=width, dropout=dropout)
@@ -161,7 +191,7 @@ def train_fast(
     trainer = build_trainer(model, augmentation)
     trainer.compile(
         optimizer=make_optimizer(optimizer, learning_rate, weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+        loss=training_loss(class_prior(targets, sample_weights), logit_adjustment),
         metrics=["accuracy"],
     )
 
@@ -169,15 +199,16 @@ def train_fast(
     # The best weights are kept in memory and written at most once a minute: saving at every improvement
     # would cost more than the epoch itself early on.
     float32_model = build_model(width=width, dropout=dropout)
-    best = {"val_accuracy": -1.0, "weights": None, "saved": time.monotonic(), "dirty": False}
+    monitor = f"val_{select}"
+    best = {monitor: -1.0, "weights": None, "saved": time.monotonic(), "dirty": False}
 
     def save(weights, name):
         float32_model.set_weights([np.asarray(w, dtype=np.float32) for w in weights])
         float32_model.save(out_dir / name)
 
     def on_epoch_end(epoch, logs):
-        if logs["val_accuracy"] > best["val_accuracy"]:
-            best.update(val_accuracy=logs["val_accuracy"], epoch=epoch + 1, weights=model.get_weights(), dirty=True)
+        if logs[monitor] > best[monitor]:
+            best.update({monitor: logs[monitor], "epoch": epoch + 1, "weights": model.get_weights(), "dirty": True})
         if best["dirty"] and time.monotonic() - best["saved"] > 60:
             save(best["weights"], "best.keras")
             best.update(saved=time.monotonic(), dirty=False)
@@ -186,17 +217,17 @@ def train_fast(
 
     history_path = out_dir / "history.csv"
     history_path.unlink(missing_ok=True)
-    weights = class_weights(y_train, class_weight_power)
     trainer.fit(
         x_train[..., None].astype(np.float32),
         targets,
-        sample_weight=weights[y_train],
+        sample_weight=sample_weights,
         batch_size=batch_size,
         epochs=epochs or MAX_EPOCHS,
         validation_data=(x_val[..., None].astype(np.float32), one_hot(y_val)),
         validation_batch_size=1024,
         callbacks=[
             keras.callbacks.LearningRateScheduler(schedule.learning_rate),
+            validation_callback(x_val, y_val, val_votes),
             keras.callbacks.CSVLogger(history_path),
             keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end),
         ],
@@ -212,7 +243,8 @@ def train_fast(
         "erasing": erasing, "dropout": dropout, "class_weight_power": class_weight_power,
         "mixed_precision": mixed_precision, "seed": seed, "backend": keras.backend.backend(),
         "teacher": str(teacher) if teacher else None, "teacher_weight": teacher_weight,
-        "best_epoch": best.get("epoch"), "best_val_accuracy": best["val_accuracy"],
+        "ferplus_weight": ferplus_weight, "drop_unreliable": drop_unreliable, "logit_adjustment": logit_adjustment,
+        "camera": camera, "select": select, "best_epoch": best.get("epoch"), f"best_{monitor}": best[monitor],
         "last_val_accuracy": float(rows[-1]["val_accuracy"]), "seconds": round(time.monotonic() - started, 1),
     }
     (out_dir / "train_config.json").write_text(json.dumps(config, indent=2))

@@ -15,6 +15,19 @@ import numpy as np
 from ..classes import CLASSES
 from ..vision.classifier import FACE_SIZE
 from .datasets import load_dataset
+from .degradations import jpeg_faces
+from .targets import (
+    check_target_weights,
+    class_prior,
+    class_weights,
+    dataset_names,
+    ferplus_majority,
+    ferplus_path,
+    load_ferplus,
+    one_hot,
+    training_targets,
+    unreliable_faces,
+)
 
 DEFAULT_TRAIN = "../shared/data/fer2013/fer2013_train.npz"
 DEFAULT_VAL = "../shared/data/fer2013/fer2013_publictest.npz"
@@ -49,12 +62,13 @@ def build_model(num_classes=len(CLASSES), width=32, dropout=0.4):
     return keras.Model(inputs, outputs, name="emotion_cnn")
 
 
-def build_augmentation(erasing=0.0):
+def build_augmentation(erasing=0.0, camera=0.0):
     """Flips, small rotations, shifts, zooms (crops) and lighting changes seen in real camera faces;
-    with `erasing`, that fraction of faces also gets a random patch of noise (hands, glasses, hair)."""
+    with `erasing`, that fraction of faces also gets a random patch of noise (hands, glasses, hair), with
+    `camera` blur, low resolution, noise and low light (docs/MODEL.md, "Faces as cameras see them")."""
     from .augmentation import FaceAugmentation
 
-    return FaceAugmentation(erasing=erasing, name="augmentation")
+    return FaceAugmentation(erasing=erasing, camera=camera, name="augmentation")
 
 
 def build_trainer(model, augmentation):
@@ -70,7 +84,7 @@ def load_checkpoint(path, compile=True):
     """Load a .keras file of a training run: a trainer (with its augmentation layer) or a bare network."""
     import keras
 
-    from . import augmentation  # noqa: F401  (registers FaceAugmentation for deserialisation)
+    from . import augmentation, losses  # noqa: F401  (register FaceAugmentation and the loss for deserialisation)
 
     return keras.models.load_model(path, compile=compile)
 
@@ -80,11 +94,47 @@ def network_of(model):
     return model.get_layer("emotion_cnn") if model.name == "trainer" else model
 
 
-def class_weights(labels, power=0.5):
-    """Inverse class frequency raised to `power` (0: none, 1: fully balanced), mean weight 1."""
-    counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
-    weights = (counts.sum() / np.maximum(counts, 1)) ** power
-    return (weights / (weights * counts).sum() * counts.sum()).astype(np.float32)
+def training_set(faces, labels, votes=None, matched=None, ferplus_weight=0.0, drop_unreliable=False,
+                 teacher=None, teacher_weight=0.0, class_weight_power=0.5, camera=0.0, seed=0):
+    """(faces, labels, targets, per-face loss weights) of a training: FER2013's faces without those FER+
+    calls unknown or not a face (`drop_unreliable`), their targets (`training_targets`), with `camera` of
+    them JPEG-compressed as a streamed camera image is."""
+    keep = np.ones(len(labels), dtype=bool)
+    if drop_unreliable:
+        if votes is None:
+            raise ValueError("leaving out the faces FER+ calls unknown or not a face needs FER+'s votes")
+        keep = ~unreliable_faces(votes, matched)
+    targets = training_targets(labels, votes, matched, ferplus_weight, teacher, teacher_weight)[keep]
+    faces, labels = faces[keep], labels[keep]
+    if camera:
+        faces = jpeg_faces(faces, camera / 2, seed)
+    return faces, labels, targets, class_weights(labels, class_weight_power)[labels]
+
+
+def ferplus_votes(dataset_path, limit=None):
+    """FER+'s (votes, matched) for a FER2013 .npz archive, from the `_ferplus.npz` beside it."""
+    votes, matched = load_ferplus(ferplus_path(dataset_path), dataset_names(dataset_path))
+    return (votes[:limit], matched[:limit]) if limit else (votes, matched)
+
+
+def validation_callback(x_val, y_val, val_votes=None):
+    """Adds to each epoch's logs, before they are written and checkpoints chosen, the PublicTest metrics that
+    accuracy hides: `val_balanced_accuracy` (mean recall of the seven classes) and, with FER+'s votes,
+    `val_ferplus_agreement` (accuracy against FER+'s majority label)."""
+    import keras
+
+    faces = x_val[..., None].astype(np.float32)
+    majority = None if val_votes is None else ferplus_majority(*val_votes)
+
+    class ValidationMetrics(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            predicted = self.model.predict(faces, batch_size=256, verbose=0).argmax(axis=1)
+            recalls = [np.mean(predicted[y_val == k] == k) for k in range(len(CLASSES)) if (y_val == k).any()]
+            logs["val_balanced_accuracy"] = float(np.mean(recalls))
+            if majority is not None:
+                logs["val_ferplus_agreement"] = float(np.mean(predicted[majority >= 0] == majority[majority >= 0]))
+
+    return ValidationMetrics()
 
 
 def train(
@@ -102,9 +152,15 @@ def train(
     init_from=None,
     teacher=None,
     teacher_weight=0.5,
+    ferplus_weight=0.0,
+    drop_unreliable=False,
+    logit_adjustment=0.0,
+    camera=0.0,
+    select="accuracy",
 ):
-    """Train, keeping `last.keras` (every epoch), `best.keras` (best PublicTest accuracy),
-    `history.csv` and `curves.png` in `run_dir`. With `resume`, training continues from `last.keras`.
+    """Train, keeping `last.keras` (every epoch), `best.keras` (best PublicTest `select`: accuracy or
+    balanced_accuracy), `history.csv` and `curves.png` in `run_dir`. With `resume`, training continues from
+    `last.keras`; without it, a run directory that holds a training is refused.
 
     `init_from` starts from the weights of an earlier run with a fresh optimizer and a new warm-up and
     cosine cycle (a warm restart): a finished cosine schedule ends at a learning rate of zero, so a longer
@@ -113,46 +169,63 @@ def train(
     `teacher` (.tflite models, e.g. the photos' ensemble) distils them into the network trained: each face's
     target mixes its label with `teacher_weight` of the teacher's probabilities (four views of the face, as
     the photos see it), which carry what the teacher knows about similar classes. They are computed once,
-    before the first epoch, and kept in `run_dir` (teacher.npy) for a resumed run.
+    before the first epoch, and kept in `run_dir` (teacher.npy) for a resumed run. `ferplus_weight` mixes in
+    FER+'s ten votes the same way, `drop_unreliable` leaves out the faces FER+ calls unknown or not a face,
+    `logit_adjustment` (tau) balances the classes in the loss (`losses.py`), `camera` degrades that fraction
+    of the faces as cameras do (`FaceAugmentation`).
     """
     import keras
 
-    check_teacher_weight(teacher_weight)  # before the minutes the teacher's probabilities take
+    from .losses import training_loss
+
+    if select not in ("accuracy", "balanced_accuracy"):
+        raise ValueError(f"select the best epoch by accuracy or balanced_accuracy, not {select!r}")
+    check_target_weights(ferplus_weight, teacher_weight if teacher else 0.0)  # before the teacher's minutes
     keras.utils.set_random_seed(seed)
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     last_path, best_path, history_path = run_dir / "last.keras", run_dir / "best.keras", run_dir / "history.csv"
+    if resume and not last_path.exists():
+        raise FileNotFoundError(f"nothing to resume: {last_path} does not exist (leave out --resume to start)")
+    if not resume and (last_path.exists() or best_path.exists()) and epochs:
+        raise FileExistsError(f"{run_dir} holds a training already: --resume continues it, or choose another "
+                              "--run-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
 
     x_train, y_train = load_dataset(train_path, usage="Training")
     x_val, y_val = load_dataset(val_path, usage="PublicTest")
+    votes = matched = val_votes = None
+    if ferplus_weight or drop_unreliable:
+        votes, matched = ferplus_votes(train_path, limit)
+    if ferplus_path(val_path).exists():
+        val_votes = ferplus_votes(val_path, limit)
     if limit:
         x_train, y_train, x_val, y_val = x_train[:limit], y_train[:limit], x_val[:limit], y_val[:limit]
-    weights = class_weights(y_train, class_weight_power)
     print(f"train {len(x_train)} faces from {train_path}, validate on {len(x_val)} from {val_path}")
-    print("class weights: " + ", ".join(f"{c} {w:.2f}" for c, w in zip(CLASSES, weights)))
 
-    targets = one_hot(y_train)
-    if teacher:
-        targets = distillation_targets(
-            y_train, teacher_probabilities(teacher, x_train, run_dir / "teacher.npy"), teacher_weight)
+    probabilities = teacher_probabilities(teacher, x_train, run_dir / "teacher.npy") if teacher else None
+    x_train, y_train, targets, sample_weights = training_set(
+        x_train, y_train, votes, matched, ferplus_weight, drop_unreliable, probabilities,
+        teacher_weight if teacher else 0.0, class_weight_power, camera, seed)
+    weights = class_weights(y_train, class_weight_power)
+    print(f"{len(x_train)} faces in training; class weights: "
+          + ", ".join(f"{c} {w:.2f}" for c, w in zip(CLASSES, weights)))
     steps_per_epoch = int(np.ceil(len(x_train) / batch_size))
+    monitor = f"val_{select}"
 
-    initial_epoch, best_accuracy = 0, None
-    if resume and last_path.exists():
+    initial_epoch, best_value = 0, None
+    if resume:
         trainer = load_checkpoint(last_path)
         rows = read_history(history_path)
         initial_epoch = len(rows)
-        best_accuracy = max((float(r["val_accuracy"]) for r in rows), default=None)
-        print(f"resuming {last_path} after epoch {initial_epoch} (best val_accuracy {best_accuracy})")
+        best_value = max((float(r[monitor]) for r in rows), default=None)
+        print(f"resuming {last_path} after epoch {initial_epoch} (best {monitor} {best_value})")
     else:
-        if history_path.exists():
-            history_path.unlink()
         if init_from:
             model = network_of(load_checkpoint(init_from, compile=False))
             print(f"starting from the weights of {init_from}")
         else:
             model = build_model(width=width)
-        trainer = build_trainer(model, build_augmentation())
+        trainer = build_trainer(model, build_augmentation(camera=camera))
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0,
             decay_steps=max(1, (epochs - 2) * steps_per_epoch),
@@ -161,7 +234,7 @@ def train(
         )
         trainer.compile(
             optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
-            loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+            loss=training_loss(class_prior(targets, sample_weights), logit_adjustment),
             metrics=["accuracy"],
         )
         model.summary(print_fn=print)
@@ -170,13 +243,14 @@ def train(
         return best_path
 
     callbacks = [
+        validation_callback(x_val, y_val, val_votes),
         keras.callbacks.ModelCheckpoint(last_path),
         keras.callbacks.ModelCheckpoint(
             best_path,
-            monitor="val_accuracy",
+            monitor=monitor,
             mode="max",
             save_best_only=True,
-            initial_value_threshold=best_accuracy,
+            initial_value_threshold=best_value,
         ),
         keras.callbacks.CSVLogger(history_path, append=True),
         keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: plot_curves(history_path)),
@@ -184,7 +258,7 @@ def train(
     trainer.fit(
         x_train[..., None].astype(np.float32),
         targets,
-        sample_weight=weights[y_train],
+        sample_weight=sample_weights,
         batch_size=batch_size,
         validation_data=(x_val[..., None].astype(np.float32), one_hot(y_val)),
         validation_batch_size=256,
@@ -197,7 +271,9 @@ def train(
         json.dumps({"train": str(train_path), "val": str(val_path), "epochs": epochs, "batch_size": batch_size,
                     "learning_rate": learning_rate, "width": width, "class_weight_power": class_weight_power,
                     "seed": seed, "init_from": str(init_from) if init_from else None,
-                    "teacher": [str(path) for path in teacher or []], "teacher_weight": teacher_weight}, indent=2)
+                    "teacher": [str(path) for path in teacher or []], "teacher_weight": teacher_weight,
+                    "ferplus_weight": ferplus_weight, "drop_unreliable": drop_unreliable,
+                    "logit_adjustment": logit_adjustment, "camera": camera, "select": select}, indent=2)
     )
     return best_path
 
@@ -215,24 +291,6 @@ def teacher_probabilities(model_paths, faces, cache_path):
     probabilities = np.concatenate([teacher.predict(faces[i : i + 256]) for i in range(0, len(faces), 256)])
     np.save(cache_path, probabilities)
     return probabilities
-
-
-def check_teacher_weight(teacher_weight):
-    if not 0 <= teacher_weight <= 1:
-        raise ValueError(f"the teacher's weight must be between 0 and 1, not {teacher_weight}")
-
-
-def distillation_targets(labels, probabilities, teacher_weight):
-    """Each face's one-hot label mixed with `teacher_weight` of the teacher's (N, 7) probabilities for it."""
-    check_teacher_weight(teacher_weight)
-    if probabilities.shape != (len(labels), len(CLASSES)):
-        raise ValueError(f"the teacher's probabilities are {probabilities.shape}, "
-                         f"not one row of {len(CLASSES)} per training face ({len(labels)})")
-    return (1 - teacher_weight) * one_hot(labels) + teacher_weight * probabilities
-
-
-def one_hot(labels):
-    return np.eye(len(CLASSES), dtype=np.float32)[labels]
 
 
 def read_history(path):
