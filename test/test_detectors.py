@@ -55,6 +55,29 @@ def test_every_face_of_the_sample_group_photos_is_found_with_sane_keypoints(dete
             assert 0.5 < face.confidence <= 1.0
 
 
+def test_every_face_of_a_group_photo_with_faces_40_px_wide_is_found_and_nothing_else():
+    """The photos' default settings (photos.yaml, analyze_image) on the sample group photos shrunk until their
+    faces are about 40 px wide, in a 1920x1080 picture; and no face more than the photos hold at full size."""
+    from emotion_ros.vision.pipeline import analyze_image
+
+    for index, photo in enumerate(sample_photos()):
+        image = cv2.imread(str(photo))
+        faces = analyze_image(image)
+        assert len(faces) == GROUP_PHOTOS.get(index, 1), photo.name  # the posed photos: one face each
+        if index not in GROUP_PHOTOS:
+            continue
+        scale = 40 / np.median([face.box[2] for face in faces])
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        canvas = np.full((1080, 1920, 3), 128, np.uint8)
+        canvas[300 : 300 + small.shape[0], 500 : 500 + small.shape[1]] = small
+        found = analyze_image(canvas)
+        assert len(found) == GROUP_PHOTOS[index], photo.name
+        for face, original in zip(found, faces):  # left to right, each where the shrunk face is
+            x, y, w, h = original.box
+            centre = np.array([500 + (x + w / 2) * scale, 300 + (y + h / 2) * scale])
+            assert np.abs(np.array(face.box[:2]) + np.array(face.box[2:]) / 2 - centre).max() < 0.3 * w * scale
+
+
 def test_blazeface_finds_what_mtcnn_finds_on_the_group_photos(detector):
     mtcnn = MtcnnDetector()
     for index in GROUP_PHOTOS:
