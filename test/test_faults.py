@@ -26,13 +26,19 @@ def run_node(module, *ros_args, timeout=60):
 
 
 @pytest.mark.parametrize("module, ros_args, message", [
-    ("camera_node", ["-p", "fps:=-5.0"], "parameter fps of camera_node must be greater than 0, not -5.0"),
+    ("camera_node", ["-p", "fps:=-5.0"], "parameter fps of camera_node must be between 0.01 and 240.0, not -5.0"),
     ("camera_node", ["-p", "source:=/no/such/folder"], "source '/no/such/folder' is neither a camera index"),
     ("emotion_classifier_node", ["-p", "image_cache_size:=-1"],
-     "parameter image_cache_size of emotion_classifier_node must be 1 or more, not -1"),
+     "parameter image_cache_size of emotion_classifier_node must be between 1 and 1000, not -1"),
+    ("emotion_classifier_node", ["-p", "face_margin:=.inf"],
+     "parameter face_margin of emotion_classifier_node must be a finite number, not inf"),
     ("social_response_node", ["-p", "language:=de"],
      "parameter language of social_response_node must be one of en, fr (prompts_file takes a table of your own)"),
-    ("face_detection_node", ["-p", "detect_every:=0"], "parameter detect_every of face_detection_node must be 1"),
+    ("social_response_node", ["-p", "dwell_time:=soon"],
+     "parameter dwell_time of social_response_node must be a number, not 'soon' (a string)"),
+    ("social_response_node", ["-p", "emoji_image_size:=1000000000"],
+     "parameter emoji_image_size of social_response_node must be between 16 and 1024, not 1000000000"),
+    ("face_detection_node", ["-p", "detect_every:=0"], "parameter detect_every of face_detection_node must be between 1"),
 ])
 def test_a_node_refuses_a_bad_start_with_one_line(module, ros_args, message):
     result = run_node(module, *ros_args)

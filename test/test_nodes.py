@@ -323,7 +323,7 @@ def test_parameters_are_checked_when_set_and_applied_live(executor):
     start(executor, detector, social)
 
     refused = detector.set_parameters([Parameter("max_faces", value=0)])[0]
-    assert not refused.successful and "max_faces must be 1 or more" in refused.reason
+    assert not refused.successful and "max_faces out of range" in refused.reason
     assert detector.params.max_faces == 20
     assert detector.set_parameters([Parameter("max_faces", value=5)])[0].successful
     assert detector.params.max_faces == 5
@@ -378,6 +378,29 @@ def test_parameters_are_checked_when_set_and_applied_live(executor):
     assert social.policy.dwell_time == 0.25
     refused = social.set_parameters([Parameter("idle_timeout", value=-1.0)])[0]
     assert not refused.successful and social.policy.idle_timeout == 3.0
+    assert social.set_parameters([Parameter("dwell_time", value=2)])[0].successful  # an integer for seconds
+    assert social.policy.dwell_time == 2.0 and social.get_parameter("dwell_time").value == 2.0
+    for name, value in (("emoji_image_size", 1_000_000_000), ("dwell_time", float("inf"))):
+        assert not social.set_parameters([Parameter(name, value=value)])[0].successful, name
+    for value in (float("nan"), float("inf")):
+        assert not classifier.set_parameters([Parameter("face_margin", value=value)])[0].successful
+    assert classifier.params.face_margin == 0.0
+
+
+def test_parameters_describe_their_ranges_and_take_numbers_for_text(executor):
+    from emotion_ros.nodes.camera_node import CameraNode
+
+    detector = FaceDetectionNode()
+    (confidence, faces, name) = detector.describe_parameters(["min_confidence", "max_faces", "detector"])
+    assert (confidence.floating_point_range[0].from_value, confidence.floating_point_range[0].to_value) == (0.0, 1.0)
+    assert (faces.integer_range[0].from_value, faces.integer_range[0].to_value) == (1, 1000)
+    assert not faces.read_only and name.read_only and not name.integer_range
+    # a launch argument source:=0 arrives as the integer 0: the camera index, as the text "0" is
+    camera = CameraNode(parameter_overrides=[Parameter("source", value=0), Parameter("fps", value=5)])
+    try:
+        assert camera.params.source == "0" and camera.params.fps == 5.0
+    finally:
+        camera.destroy_node()
 
 
 def test_a_misspelt_parameter_is_named_in_a_warning(tmp_path):

@@ -8,9 +8,8 @@ from std_msgs.msg import Header
 from .common import (
     IMAGE_TRANSPORT,
     IMAGE_TRANSPORT_DESCRIPTION,
-    NOT_NEGATIVE,
-    POSITIVE,
     NodeHealth,
+    between,
     compressed_image_msg,
     declare_parameters,
     image_msg,
@@ -29,8 +28,8 @@ PARAMETERS = {
     "retry_period": "seconds between attempts to open a missing or unplugged camera",
     "image_transport": IMAGE_TRANSPORT_DESCRIPTION + "; what this node publishes",
 }
-CHECKS = {"fps": POSITIVE, "width": NOT_NEGATIVE, "height": NOT_NEGATIVE, "retry_period": POSITIVE,
-          "image_transport": IMAGE_TRANSPORT}
+CHECKS = {"fps": between(0.01, 240.0), "width": between(0, 7680), "height": between(0, 4320),
+          "retry_period": between(0.1, 3600.0), "image_transport": IMAGE_TRANSPORT}
 LIVE = ("frame_id",)  # the others shape the source or the timer
 PHOTO_NAMES_KEPT = 100  # names of the last photos published, by stamp
 

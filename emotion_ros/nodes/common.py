@@ -1,6 +1,7 @@
 """What the four nodes share: parameters declared from config/params.yaml and checked, image QoS, the DDS
 profile for large images, message conversion, and the `main()` of every node executable."""
 
+import math
 import os
 import re
 import statistics
@@ -12,7 +13,8 @@ from types import SimpleNamespace
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
@@ -42,7 +44,6 @@ IMAGE_TRANSPORT_DESCRIPTION = (
     "raw: sensor_msgs/Image on image_raw; compressed: sensor_msgs/CompressedImage (JPEG or PNG) on "
     "image_raw/compressed, image_transport's name for it (a camera on another machine over Wi-Fi)"
 )
-IMAGE_TRANSPORT = ("raw or compressed", lambda value: value in ("raw", "compressed"))
 
 
 def image_topic(node, transport):
@@ -83,52 +84,91 @@ def _profile_variable():
     return DDS_PROFILE_VARIABLES[1] if version and int(version.group(1)) < 9 else DDS_PROFILE_VARIABLES[0]
 
 
-# Checks of parameter values: (what is required, test). A node refuses to start with a value that fails.
-POSITIVE = ("greater than 0", lambda value: value > 0)
-NOT_NEGATIVE = ("0 or more", lambda value: value >= 0)
-AT_LEAST_ONE = ("1 or more", lambda value: value >= 1)
+class Check:
+    """What a parameter's value must be: `requirement` in words (for the refusal), `test` the check, and for a
+    number its `limits` (low, high), which its descriptor carries so that `ros2 param describe` shows them."""
+
+    def __init__(self, requirement, test, limits=None):
+        self.requirement, self.test, self.limits = requirement, test, limits
+
+
+def between(low, high):
+    """A finite number from `low` to `high`: checked at start and on every change."""
+    return Check(f"between {low} and {high}", lambda value: math.isfinite(value) and low <= value <= high,
+                 (low, high))
+
+
+def one_of(*choices):
+    return Check(f"one of {', '.join(choices)}", lambda value: value in choices)
+
+
+IMAGE_TRANSPORT = one_of("raw", "compressed")
 
 
 def declare_parameters(node, node_type, descriptions, checks=None, live=()):
-    """Declare each parameter with its description and its default from config/params.yaml, by node type
-    (so a renamed node, or a second instance, finds its defaults), and check the values in force.
+    """Declare each parameter with its description, its range and its default from config/params.yaml, by
+    node type (so a renamed node, or a second instance, finds its defaults), and check the values in force.
 
     Returns the values in force (defaults overridden by --params-file or launch arguments) as a namespace
     that stays current: a parameter named in `live` can be changed while the node runs (`ros2 param set`),
     each change checked first and rejected with the reason when it fails; the others are read-only. A value
-    that fails its check at start raises a ValueError naming the parameter. Names given to this node in a
-    parameter file that it does not declare are warned about (a misspelt key would otherwise do nothing).
+    of the wrong type, or one that fails its check, raises a ValueError naming the parameter at start. An
+    integer is taken where a floating-point number is expected, and a number where a string is (a launch
+    argument `source:=0` arrives as the integer 0); NaN and infinity are refused for every number. Names
+    given to this node in a parameter file that it does not declare are warned about (a misspelt key would
+    otherwise do nothing).
     """
     defaults = node_params(node_type)
     missing = set(descriptions) - set(defaults)
     if missing:
         raise KeyError(f"config/params.yaml has no default for {node_type}: {', '.join(sorted(missing))}")
     checks = checks or {}
+    # rclpy keeps the values given to the node (files, launch, constructor) in _parameter_overrides, with no
+    # public accessor; they are converted to the declared types here, before rclpy would refuse them.
+    overrides = getattr(node, "_parameter_overrides", {})
     for name, description in descriptions.items():
         read_only = name not in live
         suffix = "" if read_only else " (can be changed while running)"
         descriptor = ParameterDescriptor(description=description + suffix, read_only=read_only)
+        limits = checks[name].limits if name in checks else None
+        if limits and isinstance(defaults[name], float):
+            descriptor.floating_point_range = [FloatingPointRange(from_value=float(limits[0]),
+                                                                  to_value=float(limits[1]), step=0.0)]
+        elif limits:
+            descriptor.integer_range = [IntegerRange(from_value=int(limits[0]), to_value=int(limits[1]), step=1)]
+        value = overrides[name].value if name in overrides else defaults[name]
+        typed = converted(value, defaults[name])
+        if typed is None:
+            raise ValueError(f"parameter {name} of {node.get_name()} must be {_type_name(defaults[name])}, "
+                             f"not {value!r} ({_type_name(value)})")
+        problem = _problem(name, typed, checks)
+        if problem:  # before rclpy, which would refuse a value outside the range with a traceback
+            raise ValueError(f"parameter {name} of {node.get_name()} must be {problem}, not {typed!r}")
+        if name in overrides:
+            overrides[name] = Parameter(name, value=typed)
         node.declare_parameter(name, defaults[name], descriptor)
     values = SimpleNamespace(**{name: node.get_parameter(name).value for name in descriptions})
-    for name, (requirement, test) in checks.items():
-        if not test(getattr(values, name)):
-            raise ValueError(f"parameter {name} of {node.get_name()} must be {requirement}, "
-                             f"not {getattr(values, name)!r}")
-    # rclpy keeps the values given to the node (files, launch, constructor) in _parameter_overrides, with no
-    # public accessor.
-    unknown = sorted(set(getattr(node, "_parameter_overrides", {})) - set(descriptions) - {"use_sim_time"})
+    unknown = sorted(set(overrides) - set(descriptions) - {"use_sim_time"})
     unknown = [name for name in unknown if not name.startswith("qos_overrides.")]
     if unknown:
         node.get_logger().warning(f"ignoring unknown parameter(s) {', '.join(unknown)}: {node_type} declares "
                                   f"{', '.join(descriptions)}")
 
+    def convert_changes(parameters):
+        changed = []
+        for parameter in parameters:
+            if parameter.name in descriptions:
+                value = converted(parameter.value, defaults[parameter.name])
+                if value is not None and type(value) is not type(parameter.value):
+                    parameter = Parameter(parameter.name, value=value)
+            changed.append(parameter)
+        return changed
+
     def check_changes(parameters):
         for parameter in parameters:
-            if parameter.name in checks:
-                requirement, test = checks[parameter.name]
-                if not test(parameter.value):
-                    return SetParametersResult(successful=False,
-                                               reason=f"{parameter.name} must be {requirement}")
+            problem = _problem(parameter.name, parameter.value, checks)
+            if problem:
+                return SetParametersResult(successful=False, reason=f"{parameter.name} must be {problem}")
         return SetParametersResult(successful=True)
 
     def keep_changes(parameters):
@@ -136,9 +176,35 @@ def declare_parameters(node, node_type, descriptions, checks=None, live=()):
             if parameter.name in descriptions:
                 setattr(values, parameter.name, parameter.value)
 
+    node.add_pre_set_parameters_callback(convert_changes)
     node.add_on_set_parameters_callback(check_changes)
     node.add_post_set_parameters_callback(keep_changes)
     return values
+
+
+def converted(value, default):
+    """`value` as the type of `default`: an integer as a float, a number as a string; None when it cannot be."""
+    if type(value) is type(default):
+        return value
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, str) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _problem(name, value, checks):
+    """What `value` of the parameter `name` fails, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "a finite number"
+    if name in checks and not checks[name].test(value):
+        return checks[name].requirement
+    return None
+
+
+def _type_name(value):
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        type(value), type(value).__name__)
 
 
 def image_msg(image_bgr, header):

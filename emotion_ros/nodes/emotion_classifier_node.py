@@ -16,12 +16,12 @@ from ..vision.pipeline import face_crop, face_emotions
 from ..vision.smoothing import EmotionSmoother
 from ..vision.stream import smooth_faces
 from .common import (
-    AT_LEAST_ONE,
     IMAGE_RELIABILITY_DESCRIPTION,
     IMAGE_TRANSPORT,
     IMAGE_TRANSPORT_DESCRIPTION,
-    NOT_NEGATIVE,
     NodeHealth,
+    between,
+    one_of,
     declare_parameters,
     detection_from_face,
     image_msg,
@@ -53,13 +53,13 @@ PARAMETERS = {
                       "language); the messages always carry the class names",
 }
 CHECKS = {
-    "face_margin": NOT_NEGATIVE,
-    "image_cache_size": AT_LEAST_ONE,
-    "smoothing_time_constant": NOT_NEGATIVE,
-    "switch_margin": NOT_NEGATIVE,
-    "max_faces": AT_LEAST_ONE,
+    "face_margin": between(0.0, 1.0),
+    "image_cache_size": between(1, 1000),
+    "smoothing_time_constant": between(0.0, 60.0),
+    "switch_margin": between(0.0, 1.0),
+    "max_faces": between(1, 1000),
     "image_transport": IMAGE_TRANSPORT,
-    "label_language": (f"one of {', '.join(SHIPPED_LANGUAGES)}", lambda value: value in SHIPPED_LANGUAGES),
+    "label_language": one_of(*SHIPPED_LANGUAGES),
 }
 LIVE = ("face_margin", "align_faces", "flip_tta", "zoom_tta", "ensemble", "image_cache_size", "smoothing_time_constant",
         "switch_margin", "max_faces", "label_language")

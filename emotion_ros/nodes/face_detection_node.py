@@ -11,13 +11,12 @@ from ..vision.detectors import detect_faces, detector_from_params
 from ..vision.images import decode_image
 from ..vision.tracking import FaceTracker
 from .common import (
-    AT_LEAST_ONE,
     IMAGE_RELIABILITY_DESCRIPTION,
     IMAGE_TRANSPORT,
     IMAGE_TRANSPORT_DESCRIPTION,
-    NOT_NEGATIVE,
     NodeHealth,
     StampGapCounter,
+    between,
     declare_parameters,
     face_msg,
     image_qos,
@@ -43,12 +42,12 @@ PARAMETERS = {
                       "stay in the image's pixels",
 }
 CHECKS = {
-    "min_face_size": AT_LEAST_ONE,
-    "min_confidence": ("between 0 and 1", lambda value: 0 <= value <= 1),
-    "detect_every": AT_LEAST_ONE,
-    "max_missed_seconds": NOT_NEGATIVE,
-    "max_faces": AT_LEAST_ONE,
-    "max_image_side": ("at least 64", lambda value: value >= 64),
+    "min_face_size": between(1, 4096),
+    "min_confidence": between(0.0, 1.0),
+    "detect_every": between(1, 1000),
+    "max_missed_seconds": between(0.0, 60.0),
+    "max_faces": between(1, 1000),
+    "max_image_side": between(64, 8192),
     "image_transport": IMAGE_TRANSPORT,
 }
 LIVE = ("min_face_size", "min_confidence", "max_faces", "max_image_side")  # the others build the detector,

@@ -12,8 +12,8 @@ from ..results import FaceEmotion
 from ..social.emoji import render_emoji
 from ..social.policy import SocialResponsePolicy
 from ..social.prompts import SHIPPED_LANGUAGES, load_prompts
-from .common import (AT_LEAST_ONE, LATCHED_QOS, NOT_NEGATIVE, NodeHealth, box_from_roi, declare_parameters, image_msg,
-                     spin_node, stamp_seconds)
+from .common import (LATCHED_QOS, Check, NodeHealth, between, box_from_roi, declare_parameters, image_msg, spin_node,
+                     stamp_seconds)
 
 PARAMETERS = {
     "language": "language of the shipped prompt table: en or fr",
@@ -27,13 +27,13 @@ PARAMETERS = {
                    "largest face of every image (unrelated photos, whose ids restart at face_0)",
 }
 CHECKS = {
-    "language": (f"one of {', '.join(SHIPPED_LANGUAGES)} (prompts_file takes a table of your own)",
-                 lambda value: value in SHIPPED_LANGUAGES),
-    "dwell_time": NOT_NEGATIVE,
-    "question_cooldown": NOT_NEGATIVE,
-    "idle_timeout": NOT_NEGATIVE,
-    "face_lost_timeout": NOT_NEGATIVE,
-    "emoji_image_size": AT_LEAST_ONE,
+    "language": Check(f"one of {', '.join(SHIPPED_LANGUAGES)} (prompts_file takes a table of your own)",
+                      lambda value: value in SHIPPED_LANGUAGES),
+    "dwell_time": between(0.0, 60.0),
+    "question_cooldown": between(0.0, 3600.0),
+    "idle_timeout": between(0.0, 3600.0),
+    "face_lost_timeout": between(0.0, 60.0),
+    "emoji_image_size": between(16, 1024),
 }
 LIVE = tuple(PARAMETERS)  # every one is applied to the policy at once
 
