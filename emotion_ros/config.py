@@ -7,26 +7,54 @@ from .paths import config_path
 DEFAULT_PARAMS = "params.yaml"
 # The executables CMakeLists.txt installs, the launch file starts and params.yaml configures, in pipeline order.
 NODE_EXECUTABLES = ("camera_node", "face_detection_node", "emotion_classifier_node", "social_response_node")
+# The key of a parameter file's section for every node (ROS's wildcard).
+EVERY_NODE = "/**"
 
 
 def load_params(*paths):
-    """{node name: {parameter: value}} from params.yaml, overridden in turn by each file in `paths`."""
+    """{node name: {parameter: value}} from params.yaml, overridden in turn by each file in `paths`.
+
+    A section is keyed by the node's name (`face_detection_node`), by a namespaced name or ROS's wildcard
+    form (`/head/face_detection_node`, `/**/face_detection_node`: the name after the last `/`), or `/**` for
+    every node: a file written for the plain names applies to the nodes under any namespace.
+    """
     merged = {}
     for path in (config_path(DEFAULT_PARAMS), *paths):
-        with open(path) as handle:
-            try:
-                document = yaml.safe_load(handle) or {}
-            except yaml.YAMLError as error:
-                raise ValueError(f"{path}: not valid YAML: {error}") from None
-        if not isinstance(document, dict):
-            raise ValueError(f"{path}: expected a mapping of node names to ros__parameters")
-        for node, section in document.items():
-            parameters = (section or {}).get("ros__parameters") if isinstance(section, dict) else None
-            if not isinstance(parameters, dict):
-                raise ValueError(f"{path}: node {node!r} has no ros__parameters mapping")
+        for node, parameters in read_params_file(path).items():
             merged.setdefault(node, {}).update(parameters)
     return merged
 
 
+def read_params_file(path):
+    """{node name or EVERY_NODE: {parameter: value}} of one parameter file, its keys as `load_params` reads them."""
+    with open(path) as handle:
+        try:
+            document = yaml.safe_load(handle) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{path}: expected a mapping of node names to ros__parameters")
+    sections = {}
+    for node, section in document.items():
+        parameters = (section or {}).get("ros__parameters") if isinstance(section, dict) else None
+        if not isinstance(parameters, dict):
+            raise ValueError(f"{path}: node {node!r} has no ros__parameters mapping")
+        name = EVERY_NODE if str(node) in (EVERY_NODE, "/*") else str(node).rstrip("/").rsplit("/", 1)[-1]
+        sections.setdefault(name, {}).update(parameters)
+    return sections
+
+
 def node_params(node_name, *paths):
-    return load_params(*paths).get(node_name, {})
+    """The parameters of one node from params.yaml, then each file in `paths`: in each, the section for every
+    node, then the one for its name."""
+    params = {}
+    for path in (config_path(DEFAULT_PARAMS), *paths):
+        sections = read_params_file(path)
+        params.update(sections.get(EVERY_NODE, {}))
+        params.update(sections.get(node_name, {}))
+    return params
+
+
+def unknown_node_names(path, node_names=NODE_EXECUTABLES):
+    """The section names of a parameter file that are none of the nodes' (a misspelt node name does nothing)."""
+    return sorted(set(read_params_file(path)) - set(node_names) - {EVERY_NODE})

@@ -1,11 +1,15 @@
 """Start the four emotion_ros nodes: camera -> face detection -> emotion classifier -> social response.
 
+    ros2 launch emotion_ros bringup.launch.py                     # camera 0, retried while it is absent
     ros2 launch emotion_ros bringup.launch.py source:=/path/to/photos
     ros2 launch emotion_ros bringup.launch.py source:=0 params_file:=/path/to/my_params.yaml
     ros2 launch emotion_ros bringup.launch.py use_camera:=false   # images from `ros2 bag play`
     ros2 launch emotion_ros bringup.launch.py use_camera:=false image_topic:=/camera/color/image_raw
     ros2 launch emotion_ros bringup.launch.py namespace:=head   # /head/emotions, /head/emoji, ...
 
+The parameter file is read here and given to each node as its own parameters, so a file written for the plain
+node names (`face_detection_node:`) applies under any namespace; a section that names no node is warned about.
+A node that dies is started again after `respawn_delay` seconds (`respawn:=false` leaves it dead).
 `emotion-ros bringup` runs the same nodes with the same parameter files where `ros2 launch` is missing.
 """
 
@@ -13,22 +17,48 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
-from emotion_ros.config import NODE_EXECUTABLES
+from emotion_ros.config import NODE_EXECUTABLES, node_params, unknown_node_names
+
+
+def launch_nodes(context, default_params):
+    """The nodes, with the parameter file resolved: params.yaml, then the user's file, one dict per node."""
+    params_file = LaunchConfiguration("params_file").perform(context)
+    if not os.path.isfile(params_file):
+        raise FileNotFoundError(f"params_file not found: {params_file}")
+    user_files = [] if os.path.samefile(params_file, default_params) else [params_file]
+    actions = [LogInfo(msg=f"{params_file}: no node is named {name!r} (the nodes: {', '.join(NODE_EXECUTABLES)})")
+               for path in user_files for name in unknown_node_names(path)]
+    respawn = LaunchConfiguration("respawn").perform(context).lower() in ("true", "1", "yes")
+    respawn_delay = float(LaunchConfiguration("respawn_delay").perform(context))
+    for executable in NODE_EXECUTABLES:
+        # Text stays text: launch_ros would read a string such as "0" or "" as YAML and change its type.
+        parameters = {name: ParameterValue(value, value_type=str) if isinstance(value, str) else value
+                      for name, value in node_params(executable, *user_files).items()}
+        if executable == "camera_node":
+            if LaunchConfiguration("use_camera").perform(context).lower() not in ("true", "1", "yes"):
+                continue
+            # `source:=0` is camera 0, and a folder named 2024 stays a folder name
+            parameters["source"] = ParameterValue(LaunchConfiguration("source"), value_type=str)
+        actions.append(Node(package="emotion_ros", executable=executable, name=executable,
+                            namespace=LaunchConfiguration("namespace"), parameters=[parameters],
+                            remappings=[("image_raw", LaunchConfiguration("image_topic"))], output="screen",
+                            respawn=respawn, respawn_delay=respawn_delay))
+    return actions
 
 
 def generate_launch_description():
     default_params = os.path.join(get_package_share_directory("emotion_ros"), "config", "params.yaml")
-    params_file = LaunchConfiguration("params_file")
     arguments = [
         DeclareLaunchArgument("source", default_value="0",
                               description="camera index, /dev/videoN, a video file or a directory of photos"),
         DeclareLaunchArgument("params_file", default_value=default_params,
-                              description="YAML parameters applied on top of the package's config/params.yaml"),
+                              description="YAML parameters applied on top of the package's config/params.yaml; "
+                                          "sections named after the nodes apply under any namespace"),
         DeclareLaunchArgument("use_camera", default_value="true",
                               description="start camera_node; false when image_raw comes from a bag or a driver"),
         DeclareLaunchArgument("image_topic", default_value="image_raw",
@@ -36,16 +66,8 @@ def generate_launch_description():
                                           "camera driver's /camera/color/image_raw"),
         DeclareLaunchArgument("namespace", default_value="",
                               description="namespace of the four nodes and their topics, for several instances"),
+        DeclareLaunchArgument("respawn", default_value="true", description="start a node again when it dies"),
+        DeclareLaunchArgument("respawn_delay", default_value="2.0",
+                              description="seconds before a dead node is started again"),
     ]
-    nodes = []
-    for executable in NODE_EXECUTABLES:
-        parameters = [default_params, params_file]
-        condition = None
-        if executable == "camera_node":
-            parameters.append({"source": LaunchConfiguration("source")})
-            condition = IfCondition(LaunchConfiguration("use_camera"))
-        nodes.append(Node(package="emotion_ros", executable=executable, name=executable,
-                          namespace=LaunchConfiguration("namespace"), parameters=parameters,
-                          remappings=[("image_raw", LaunchConfiguration("image_topic"))], output="screen",
-                          condition=condition))
-    return LaunchDescription(arguments + nodes)
+    return LaunchDescription(arguments + [OpaqueFunction(function=launch_nodes, args=[default_params])])

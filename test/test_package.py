@@ -61,13 +61,14 @@ def test_launch_file_starts_the_four_executables_with_the_same_yaml():
     tree = ast.parse(source)
     imports = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                and node.module == "emotion_ros.config" for alias in node.names}
-    assert "NODE_EXECUTABLES" in imports
+    assert {"NODE_EXECUTABLES", "node_params", "unknown_node_names"} <= imports
     arguments = [node.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Call)
                  and getattr(node.func, "id", "") == "DeclareLaunchArgument"]
-    assert arguments == ["source", "params_file", "use_camera", "image_topic", "namespace"]
+    assert arguments == ["source", "params_file", "use_camera", "image_topic", "namespace", "respawn",
+                         "respawn_delay"]
     assert '"config", "params.yaml"' in source
     try:
-        from launch import LaunchDescription  # the repository's launch/ directory is no such package
+        from launch import LaunchContext, LaunchDescription  # the repository's launch/ directory is no such package
     except ImportError:
         pytest.skip("the `launch` package is not installed (not on PyPI); the launch file was checked as source")
     spec = importlib.util.spec_from_file_location("bringup_launch", ROOT / "launch" / "bringup.launch.py")
@@ -75,8 +76,34 @@ def test_launch_file_starts_the_four_executables_with_the_same_yaml():
     spec.loader.exec_module(module)
     description = module.generate_launch_description()
     assert isinstance(description, LaunchDescription)
-    executables = [entity.node_executable for entity in description.entities if hasattr(entity, "node_executable")]
+    context = LaunchContext()
+    for entity in description.entities:
+        if hasattr(entity, "default_value"):
+            context.launch_configurations[entity.name] = "".join(s.perform(context) for s in entity.default_value)
+    (opaque,) = [entity for entity in description.entities if not hasattr(entity, "default_value")]
+    nodes = opaque.execute(context)
+    executables = [entity.node_executable for entity in nodes if hasattr(entity, "node_executable")]
     assert tuple(executables) == NODE_EXECUTABLES
+
+
+def test_a_parameter_file_for_the_plain_node_names_applies_under_any_namespace(tmp_path):
+    """What the launch file gives each node: params.yaml, then the user's sections for every node ("/**"),
+    for its plain, namespaced or wildcard name; sections that name no node are reported."""
+    from emotion_ros.config import node_params, unknown_node_names
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("face_detection_node:\n  ros__parameters:\n    min_confidence: 0.7\n"
+                    "/head/social_response_node:\n  ros__parameters:\n    language: fr\n"
+                    "/**/emotion_classifier_node:\n  ros__parameters:\n    ensemble: true\n"
+                    "/**:\n  ros__parameters:\n    image_transport: compressed\n"
+                    "face_detector:\n  ros__parameters:\n    detector: haar\n")
+    detector = node_params("face_detection_node", mine)
+    assert detector["min_confidence"] == 0.7 and detector["detector"] == "blazeface_stream"
+    assert detector["image_transport"] == "compressed"
+    assert node_params("social_response_node", mine)["language"] == "fr"
+    assert node_params("emotion_classifier_node", mine)["ensemble"] is True
+    assert node_params("camera_node")["source"] == "0"  # params.yaml alone
+    assert unknown_node_names(mine) == ["face_detector"]
 
 
 def test_message_labels_are_the_class_list():
