@@ -1,6 +1,7 @@
 """The ROS-free core on real photos: detectors, the photo pipeline, frame sources, input checks."""
 
 import shutil
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from emotion_ros import CLASSES
 from emotion_ros.vision.haar import HaarDetector
 from emotion_ros.vision.mtcnn import MtcnnDetector
-from emotion_ros.vision.detectors import make_detector
+from emotion_ros.vision.detectors import detect_faces, make_detector
 from emotion_ros.vision.pipeline import PhotoPipeline, analyze_image, crop_face
 from emotion_ros.apps.samples import copy_samples, sample_photos, sample_video
 from emotion_ros.nodes.sources import FrameSource, parse_source
@@ -195,3 +196,29 @@ def test_camera_driver_encodings_give_back_the_photo(encoding):
         return
     swapped = np.abs(image[:, :, ::-1].astype(int) - photo).mean()  # red and blue exchanged
     assert error < 6.0 and error < swapped / 1.5, (error, swapped)
+
+
+def test_image_sizes_are_read_from_jpeg_and_png_headers_and_bombs_refused_before_decoding(tmp_path):
+    import resource
+
+    from emotion_ros.vision.images import encoded_size, image_from_compressed, read_photo
+
+    image = np.zeros((37, 53, 3), np.uint8)
+    for suffix, params in ((".jpg", []), (".jpg", [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]), (".png", [])):
+        assert encoded_size(cv2.imencode(suffix, image, params)[1]) == (53, 37)
+    with pytest.raises(ValueError, match="neither JPEG nor PNG"):
+        encoded_size(b"GIF89a....")
+    png = bytearray(cv2.imencode(".png", image)[1].tobytes())
+    png[16:24] = (30000).to_bytes(4, "big") * 2  # the header of a 30000x30000 PNG
+    photo = tmp_path / "bomb.png"
+    photo.write_bytes(png)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match="30000x30000 pixels is larger than 8192"):
+        read_photo(photo)
+    with pytest.raises(ValueError, match="larger than 8192"):
+        image_from_compressed(SimpleNamespace(format="png", data=bytes(png)))
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: nothing was decoded
+    thin = tmp_path / "thin.png"
+    cv2.imwrite(str(thin), np.zeros((1, 4000, 3), np.uint8))
+    with pytest.raises(ValueError, match="too small to hold a face: 4000x1"):
+        detect_faces(make_detector("blazeface"), read_photo(thin), max_image_side=1920)

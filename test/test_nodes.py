@@ -99,7 +99,17 @@ def bad_images(good):
     wrong_encoding.encoding = "16UC1"
     short_data = image_msg(good, header(2.0))
     short_data.data = short_data.data[: len(short_data.data) // 2]
-    return [wrong_encoding, short_data]
+    one_row = image_msg(np.full((1, 4000, 3), 128, np.uint8), header(2.1))  # once killed the detector
+    one_column = image_msg(np.full((4000, 1, 3), 128, np.uint8), header(2.2))
+    return [wrong_encoding, short_data, one_row, one_column]
+
+
+def jpeg_claiming(width, height):
+    """A 16x16 JPEG whose header says width x height: a few hundred bytes that would decode to gigabytes."""
+    data = bytearray(cv2.imencode(".jpg", np.zeros((16, 16, 3), np.uint8))[1].tobytes())
+    frame = data.index(b"\xff\xc0")
+    data[frame + 5 : frame + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
 
 
 def test_face_detection_skips_bad_frames_and_processes_the_next_good_one(executor):
@@ -476,8 +486,12 @@ def test_compressed_images_flow_and_a_broken_jpeg_is_skipped(executor, tmp_path)
     frame = cv2.imread(str(POSED_SURPRISE))
     broken = compressed_image_msg(frame, header(300.0))
     broken.data = bytes(broken.data)[:200]  # a JPEG cut short
-    sender.publish(broken)
-    spin_for(executor, 0.5)
+    bomb = compressed_image_msg(frame, header(300.5))
+    bomb.data = jpeg_claiming(30000, 30000)
+    thin = compressed_image_msg(np.full((1, 4000, 3), 90, np.uint8), header(300.7), "png")
+    for bad in (broken, bomb, thin):
+        sender.publish(bad)
+        spin_for(executor, 0.5)
     sender.publish(compressed_image_msg(frame, header(301.0)))
     assert spin_until(executor, lambda: recorder.received["emotions"], 30.0)
     assert recorder.stamps("emotions") == [(301, 0)]

@@ -178,3 +178,25 @@ def test_wrong_shapes_are_reported(tmp_path, content, message):
 def test_missing_user_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_prompts(tmp_path / "nowhere.yaml")
+
+
+def test_alias_bombs_fifos_and_huge_files_are_refused_before_they_cost_anything(tmp_path):
+    import os
+    import resource
+
+    bomb = tmp_path / "laughs.yaml"  # 508 bytes that would expand to hundreds of millions of strings
+    levels = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    levels += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]" for i in range(8)]
+    bomb.write_text("\n".join(levels) + "\n")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match="aliases .* are not allowed"):
+        load_prompts(bomb)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
+    fifo = tmp_path / "prompts.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        load_prompts(fifo)  # returns at once: a FIFO is never opened
+    huge = write(tmp_path, valid_document())
+    huge.write_text(huge.read_text(encoding="utf-8") + "#" * 300_000, encoding="utf-8")
+    with pytest.raises(ValueError, match="more than a prompt table's"):
+        load_prompts(huge)

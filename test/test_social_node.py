@@ -209,3 +209,21 @@ def test_malformed_emotions_are_logged_and_skipped(head):
 def skip_warnings(recorder):
     return [log for log in recorder.logs
             if log.name == "social_response_node" and log.level == Log.WARN and "'bored'" in log.msg]
+
+
+def test_a_prompt_table_with_emoji_the_font_cannot_draw_is_refused_at_start_and_live(head, tmp_path):
+    import yaml
+
+    document = {"language": "en", "idle_emoji": "ZZ",
+                "emotions": {name: {"emoji": "A" if name == "happy" else "🙂", "questions": [f"Are you {name}?"]}
+                             for name in CLASSES}}
+    table = tmp_path / "letters.yaml"
+    table.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ValueError, match="letters.yaml: the font has no glyph for 'ZZ'"):
+        SocialResponseNode(parameter_overrides=[Parameter("prompts_file", value=str(table))])
+    refused = head.social.set_parameters([Parameter("prompts_file", value=str(table))])[0]
+    assert not refused.successful and "no glyph" in refused.reason
+    assert head.social.policy.prompts.language == "en"
+    assert not head.social.set_parameters([Parameter("emoji_image_size", value=1_000_000_000)])[0].successful
+    play_script(head, steps(0, 3, [face("happy")]))  # the node still answers
+    assert spin_until(head.executor, lambda: head.recorder.emoji)

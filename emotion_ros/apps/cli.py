@@ -12,7 +12,7 @@ from .. import __version__
 from ..bags.commands import add_bag_parser, topic_remap
 from ..model.evaluation import add_evaluate_parser
 from ..vision.detectors import PHOTO_DETECTORS
-from ..vision.images import photo_paths
+from ..vision.images import photo_paths, read_photo
 from .bench import add_bench_parser
 from .webcam import add_webcam_parser
 
@@ -45,9 +45,10 @@ def run_analyze(args):
     progress = tqdm(photos, unit="photo", file=sys.stderr,
                     disable=args.json or len(photos) < PROGRESS_BAR_FROM or not sys.stderr.isatty())
     for photo in progress:
-        image = cv2.imread(photo, cv2.IMREAD_COLOR)
-        if image is None:
-            problem = "cannot read this file as an image" if Path(photo).is_file() else "no such file"
+        try:
+            image = read_photo(photo)
+        except ValueError as error:
+            problem = error if Path(photo).is_file() else "no such file"
             progress.write(f"{photo}: {problem}; skipped", file=sys.stderr)
             failures += 1
             continue

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from ..classes import CLASSES
 from ..paths import PACKAGE_DIR
-from ..vision.images import IMAGE_SUFFIXES, image_fields, image_from_msg
+from ..vision.images import IMAGE_SUFFIXES, image_fields, image_from_msg, read_photo
 
 log = logging.getLogger(__name__)
 
@@ -161,18 +161,9 @@ def _new_bag(bag_path, storage):
 def _decode_photo(path):
     """Returns (image, None) or (None, reason): one bad file must not stop a whole folder."""
     try:
-        data = path.read_bytes()
-    except OSError as err:
-        return None, f"cannot read: {err.strerror or err}"
-    if not data:
-        return None, "empty file"
-    try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_ANYCOLOR)
-    except cv2.error as err:
-        return None, f"cannot decode: {err}"
-    if image is None:
-        return None, "not a decodable image"
-    return image, None
+        return read_photo(path, cv2.IMREAD_ANYCOLOR), None
+    except ValueError as error:
+        return None, str(error)
 
 
 def record_photos(photo_dir, bag_path, fps=1.0, topic="/image_raw", frame_id="camera", storage="mcap",

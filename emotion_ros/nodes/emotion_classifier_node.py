@@ -102,8 +102,8 @@ class EmotionClassifierNode(Node):
         self.publisher = self.create_publisher(EmotionArray, "emotions", 10)
         # Reliable, newest only: image viewers that subscribe reliably receive it, best-effort ones too.
         self.annotated_publisher = self.create_publisher(Image, "emotions/image", image_qos(reliable=True))
-        self.create_subscription(*image_topic(self, self.params.image_transport), self.on_image,
-                                 image_qos(self.params.reliable_images, depth=5))
+        self.image_subscription = self.create_subscription(*image_topic(self, self.params.image_transport),
+                                                           self.on_image, image_qos(self.params.reliable_images, depth=5))
         self.create_subscription(FaceArray, "faces", self.on_faces, 10)
         self.health = NodeHealth(self, {"model": self.classifier.name})
         self.add_post_set_parameters_callback(self.apply_parameters)
@@ -152,7 +152,8 @@ class EmotionClassifierNode(Node):
         try:
             image = decode_image(image_msg_in)
         except (ValueError, TypeError) as error:
-            self.get_logger().warning(f"skipping image {stamp_key(faces_msg.header)}: {error}")
+            self.get_logger().warning(f"skipping image {stamp_key(faces_msg.header)} on "
+                                      f"{self.image_subscription.topic_name}: {error}")
             self.health.skip(error)
             return
         faces_in = list(faces_msg.faces)

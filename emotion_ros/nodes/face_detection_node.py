@@ -67,8 +67,8 @@ class FaceDetectionNode(Node):
         self.gaps = StampGapCounter()
         self.gap_warning = (time.monotonic(), 0)  # when the last warning was given, and the count then
         self.publisher = self.create_publisher(FaceArray, "faces", 10)
-        self.create_subscription(*image_topic(self, self.params.image_transport), self.on_image,
-                                 image_qos(self.params.reliable_images))
+        self.images = self.create_subscription(*image_topic(self, self.params.image_transport), self.on_image,
+                                               image_qos(self.params.reliable_images))
         self.health = NodeHealth(self, {"detector": self.params.detector})
         self.add_post_set_parameters_callback(self.apply_parameters)
         self.get_logger().info(f"detecting faces with {self.params.detector}")
@@ -81,7 +81,8 @@ class FaceDetectionNode(Node):
             detections = detect_faces(self.detector, decode_image(msg), self.params.max_image_side,
                                       self.params.max_faces)
         except ValueError as error:
-            self.get_logger().warning(f"skipping image {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d}: {error}")
+            self.get_logger().warning(f"skipping image {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d} on "
+                                      f"{self.images.topic_name}: {error}")
             self.health.skip(error)
             return
         detections = left_to_right(detections)
@@ -106,7 +107,8 @@ class FaceDetectionNode(Node):
         now = time.monotonic()
         if self.gaps.missing > missing_then and now - warned_at >= GAP_WARNING_PERIOD:
             self.get_logger().warning(
-                f"{self.gaps.missing - missing_then} image(s) missing on image_raw in the last {now - warned_at:.0f} s "
+                f"{self.gaps.missing - missing_then} image(s) missing on {self.images.topic_name} in the last "
+                f"{now - warned_at:.0f} s "
                 f"(gaps between stamps): lost between processes, or this node is slower than the camera")
             self.gap_warning = (now, self.gaps.missing)
 

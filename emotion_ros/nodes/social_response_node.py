@@ -56,7 +56,7 @@ class SocialResponseNode(Node):
         super().__init__("social_response_node", **kwargs)
         self.params = declare_parameters(self, "social_response_node", PARAMETERS, CHECKS, LIVE)
         self.policy = SocialResponsePolicy(
-            self.params.prompts_file or self.params.language,
+            self.checked_prompts(self.params.prompts_file or self.params.language),
             dwell_time=self.params.dwell_time,
             idle_timeout=self.params.idle_timeout,
             face_lost_timeout=self.params.face_lost_timeout,
@@ -81,10 +81,22 @@ class SocialResponseNode(Node):
         prompts_file = values.get("prompts_file", self.params.prompts_file)
         if ("language" in values or "prompts_file" in values) and (prompts_file or language in SHIPPED_LANGUAGES):
             try:
-                self._new_prompts = load_prompts(prompts_file or language)
+                self._new_prompts = self.checked_prompts(prompts_file or language)
             except (OSError, ValueError) as error:
                 return SetParametersResult(successful=False, reason=str(error))
         return SetParametersResult(successful=True)  # an unknown language is refused by its CHECKS entry
+
+    @staticmethod
+    def checked_prompts(source):
+        """The prompt table of `source`, each of its emoji drawn once: one the font cannot draw is refused
+        here, not at the first face that shows it."""
+        prompts = load_prompts(source)
+        for emoji in (prompts.idle_emoji, *prompts.emoji.values()):
+            try:
+                render_emoji(emoji, size=16)
+            except ValueError as error:
+                raise ValueError(f"{prompts.source}: {error}") from None
+        return prompts
 
     def apply_parameters(self, parameters):
         for parameter in parameters:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import cv2
 
-from ..vision.images import photo_paths
+from ..vision.images import photo_paths, read_photo
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +112,14 @@ class FrameSource:
                 self._photo_index = 0
             path = self._photos[self._photo_index]
             self._photo_index += 1
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is not None:
-                self.frames_read += 1
-                self.last_photo = path
-                return image
-            log.warning("skipping unreadable photo %s", path)
+            try:
+                image = read_photo(path)
+            except ValueError as error:
+                log.warning("skipping photo %s: %s", path, error)
+                continue
+            self.frames_read += 1
+            self.last_photo = path
+            return image
         self.finished = True
         self.status = f"no readable photo in {self.target}"
         return None

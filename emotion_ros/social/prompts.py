@@ -1,6 +1,7 @@
 """The robot head's prompt tables: an emoji and a few questions per emotion, per language, checked on load."""
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +17,23 @@ SHIPPED_LANGUAGES = ("en", "fr")
 MIN_SHIPPED_QUESTIONS = 3
 MIN_USER_QUESTIONS = 1
 
+# A prompt table is a few kilobytes; a larger file (or a FIFO, a device) is refused before it is read.
+MAX_PROMPTS_BYTES = 256 * 1024
+
 _TOP_LEVEL_KEYS = ("language", "idle_emoji", "emotions")
 _EMOTION_KEYS = ("emoji", "questions")  # required; "name" (the word shown for the emotion) is optional
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: a prompt table needs none, and a few hundred bytes of nested aliases expand to
+    gigabytes (a "billion laughs")."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a prompt table",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
 
 
 @dataclass(frozen=True)
@@ -127,12 +143,19 @@ def load_prompts(path_or_language, min_questions=None):
         path = Path(os.fspath(path_or_language)).expanduser()
     if min_questions is None:
         min_questions = MIN_SHIPPED_QUESTIONS if shipped else MIN_USER_QUESTIONS
+    mode = path.stat().st_mode  # FileNotFoundError for a missing file
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{path}: not a regular file")
+    if path.stat().st_size > MAX_PROMPTS_BYTES:
+        raise ValueError(f"{path}: {path.stat().st_size} bytes, more than a prompt table's {MAX_PROMPTS_BYTES}")
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_PROMPTS_BYTES + 1)[:MAX_PROMPTS_BYTES]
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ValueError(f"{path}: not UTF-8 text ({error})") from error
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_NoAliasLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error)

@@ -8,6 +8,7 @@ import cv2
 
 from .blazeface import BlazeFaceDetector, BlazeFaceStreamDetector
 from .haar import HaarDetector
+from .images import check_image
 from .mtcnn import MtcnnDetector
 
 DETECTORS = {
@@ -44,11 +45,12 @@ def detect_faces(detector, image, max_image_side=None, max_faces=None):
     """The `max_faces` largest faces `detector` finds in `image`, searched on a copy scaled down to
     `max_image_side` pixels (the longer side) when the image is larger, so that time and memory stay
     bounded whatever the camera sends; boxes are in `image`'s pixels."""
-    height, width = image.shape[:2]
+    height, width = check_image(image).shape[:2]
     scale = 1.0
     if max_image_side and max(height, width) > max_image_side:
         scale = max_image_side / max(height, width)
-        image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        image = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
+                           interpolation=cv2.INTER_AREA)
     detections = detector(image)
     if scale != 1.0:
         detections = [face for face in (d.scaled(1 / scale, width, height) for d in detections) if face]

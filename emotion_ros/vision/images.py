@@ -10,6 +10,9 @@ import cv2
 import numpy as np
 
 MIN_IMAGE_SIDE = 8
+# The longest side of an image taken from a message or a file: 8K video (7680x4320) passes; a larger one, or a
+# few hundred bytes of JPEG or PNG that would decode to gigabytes, is refused before it is decoded.
+MAX_IMAGE_SIDE = 8192
 # Files read as photos, from folders (camera_node, `bag record-photos`) and datasets alike.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -49,6 +52,39 @@ def check_image(image):
     return image
 
 
+def check_frame_size(width, height):
+    """A ValueError for a picture larger than MAX_IMAGE_SIDE on a side (one too small for a face is refused
+    where faces are searched, by `check_image`)."""
+    if max(width, height) > MAX_IMAGE_SIDE:
+        raise ValueError(f"image of {width}x{height} pixels is larger than {MAX_IMAGE_SIDE} pixels on a side")
+
+
+def encoded_size(data):
+    """(width, height) from the header of a JPEG or PNG file's bytes, without decoding it; ValueError when the
+    bytes are neither."""
+    data = bytes(data[: 1 << 20])
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24 and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:2] == b"\xff\xd8":
+        offset = 2
+        while offset + 9 <= len(data):
+            if data[offset] != 0xFF:
+                break
+            marker = data[offset + 1]
+            if marker == 0xFF:  # fill byte
+                offset += 1
+                continue
+            if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+                offset += 2
+                continue
+            length = int.from_bytes(data[offset + 2 : offset + 4], "big")
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame: the size
+                return int.from_bytes(data[offset + 7 : offset + 9], "big"), int.from_bytes(data[offset + 5 : offset + 7], "big")
+            offset += 2 + length
+        raise ValueError("JPEG without a readable frame size in its first MiB")
+    raise ValueError("neither JPEG nor PNG")
+
+
 def image_from_msg(msg):
     """BGR uint8 (H, W, 3) from a sensor_msgs/Image of any encoding in ENCODINGS; ValueError for what it
     cannot read. mono16 is stretched to the frame's own range (infrared cameras use 10 to 16 bits)."""
@@ -58,6 +94,7 @@ def image_from_msg(msg):
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height == 0 or width == 0:
         raise ValueError(f"empty image ({width}x{height})")
+    check_frame_size(width, height)
     if step < width * pixel_bytes:
         raise ValueError(f"step {step} is shorter than a row of {width} {msg.encoding} pixels")
     if pixel_bytes == 2 and msg.encoding != "mono16" and width % 2:
@@ -77,8 +114,13 @@ def image_from_msg(msg):
 
 
 def image_from_compressed(msg):
-    """BGR uint8 (H, W, 3) from a sensor_msgs/CompressedImage (JPEG or PNG); ValueError when it does not decode."""
+    """BGR uint8 (H, W, 3) from a sensor_msgs/CompressedImage (JPEG or PNG); ValueError when it does not decode
+    or its header gives a size `check_frame_size` refuses (checked before decoding)."""
     data = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, np.ndarray) else msg.data, np.uint8)
+    try:
+        check_frame_size(*encoded_size(data))
+    except ValueError as error:
+        raise ValueError(f"compressed image ({msg.format or 'no format'}, {data.size} bytes): {error}") from None
     image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if image is None:
         raise ValueError(f"compressed image ({msg.format or 'no format'}, {data.size} bytes) does not decode")
@@ -118,6 +160,31 @@ def image_fields(image_bgr):
         "step": image.shape[1] * channels,
         "data": np.ascontiguousarray(image).reshape(-1),
     }
+
+
+def read_photo(path, flags=cv2.IMREAD_COLOR):
+    """BGR uint8 of a photo file (gray kept gray with cv2.IMREAD_ANYCOLOR); ValueError naming the problem (unreadable, empty, a JPEG or PNG whose header
+    gives a size `check_frame_size` refuses, read before decoding, or bytes that do not decode)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise ValueError(f"cannot read: {error.strerror or error}") from None
+    if not data:
+        raise ValueError("empty file")
+    try:
+        size = encoded_size(data)
+    except ValueError:
+        size = None  # another format (BMP, WebP): decoded, then checked
+    if size:
+        check_frame_size(*size)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error as error:
+        raise ValueError(f"cannot decode: {error}") from None
+    if image is None:
+        raise ValueError("not a decodable image")
+    check_frame_size(image.shape[1], image.shape[0])
+    return image
 
 
 def photo_paths(directory, recursive=False):
