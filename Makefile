@@ -10,9 +10,8 @@ BUILD_STAMP := install/.colcon-built
 # Debian packages: colour emoji and text fonts for the robot head's pictures, GL/GLib for OpenCV's window.
 SYSTEM_PACKAGES := fonts-noto-color-emoji fonts-dejavu-core libgl1 libglib2.0-0
 DEMO_DIR := out/demo
-# The ROS environment: the venv's ROS wheels plus this package's colcon install.
-ROS_ENV := . $(VENV)/bin/activate && export CMAKE_PREFIX_PATH=$(VENV_ABS) AMENT_PREFIX_PATH=$(VENV_ABS) \
-	&& . install/setup.sh && export AMENT_PREFIX_PATH=$$AMENT_PREFIX_PATH:$(VENV_ABS)
+# The ROS environment: the venv's ROS wheels plus this package's colcon install (what `. ./shell.sh` gives a user).
+ROS_ENV := . ./shell.sh
 
 # ROS 2 Jazzy, the LTS: its ROS wheels in a virtualenv of their own, every other package from the Kilted one
 # (a .pth puts it after Jazzy's site-packages), the package built again, and its ROS tests run again.

@@ -1,5 +1,7 @@
 """Reading the nodes' parameter files (ROS 2 `ros__parameters` YAML) without ROS."""
 
+from pathlib import Path
+
 import yaml
 
 from .paths import config_path
@@ -9,6 +11,19 @@ DEFAULT_PARAMS = "params.yaml"
 NODE_EXECUTABLES = ("camera_node", "face_detection_node", "emotion_classifier_node", "social_response_node")
 # The key of a parameter file's section for every node (ROS's wildcard).
 EVERY_NODE = "/**"
+# A parameter file is a few kilobytes: a larger one is refused before it is parsed.
+MAX_PARAMS_FILE_BYTES = 1 << 20
+
+
+def params_file(path):
+    """The parameter file `path`, or the shipped one of that name (`config/photos.yaml` from any folder)."""
+    given = Path(path).expanduser()
+    if given.is_file():
+        return given
+    try:
+        return config_path(given.name) if given.parent.name in ("", "config") else given
+    except FileNotFoundError:
+        raise FileNotFoundError(f"parameter file not found: {path}") from None
 
 
 def load_params(*paths):
@@ -27,6 +42,11 @@ def load_params(*paths):
 
 def read_params_file(path):
     """{node name or EVERY_NODE: {parameter: value}} of one parameter file, its keys as `load_params` reads them."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"parameter file not found: {path}")
+    if path.stat().st_size > MAX_PARAMS_FILE_BYTES:
+        raise ValueError(f"{path}: {path.stat().st_size} bytes, more than a parameter file's {MAX_PARAMS_FILE_BYTES}")
     with open(path) as handle:
         try:
             document = yaml.safe_load(handle) or {}

@@ -145,3 +145,20 @@ def test_pip_install_brings_no_tensorflow_unless_asked():
     assert not {"tensorflow", "tensorflow-cpu", "mtcnn", "keras"} & set(arguments["install_requires"])
     assert "tensorflow-cpu" in arguments["extras_require"]["mtcnn"] and "mtcnn" in arguments["extras_require"]["mtcnn"]
     assert "tensorflow-cpu" in arguments["extras_require"]["train"]
+
+
+def test_shipped_parameter_files_are_found_from_any_folder_and_huge_files_refused(tmp_path, monkeypatch):
+    from emotion_ros.config import MAX_PARAMS_FILE_BYTES, params_file, read_params_file
+
+    monkeypatch.chdir(tmp_path)
+    assert params_file("config/photos.yaml").read_text() == (ROOT / "config" / "photos.yaml").read_text()
+    mine = tmp_path / "config" / "photos.yaml"  # a file of one's own of that name comes first
+    mine.parent.mkdir()
+    mine.write_text("camera_node:\n  ros__parameters:\n    fps: 1.0\n")
+    assert params_file("config/photos.yaml") == mine.relative_to(tmp_path)
+    with pytest.raises(FileNotFoundError, match="parameter file not found: other/photos.yaml"):
+        read_params_file(params_file("other/photos.yaml"))
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("#" * (MAX_PARAMS_FILE_BYTES + 1))
+    with pytest.raises(ValueError, match="more than a parameter file's"):
+        read_params_file(huge)

@@ -342,7 +342,7 @@ MISSING_MODULE_HINTS = {
     **dict.fromkeys(("rclpy", "rcl_interfaces", "sensor_msgs", "std_msgs", "diagnostic_msgs", "builtin_interfaces",
                      "emotion_ros.msg"),
                     "needs ROS 2 (rclpy and the emotion_ros messages): build the package with colcon, or run "
-                    "`make setup` in the repository (README, 'For robot developers')"),
+                    "`make setup` in the repository, then `. ./shell.sh` (README, 'ROS 2 robot')"),
     **dict.fromkeys(("tensorflow", "keras", "mtcnn"),
                     "needs TensorFlow: pip install 'emotion_ros[mtcnn]' for the MTCNN detector, "
                     "'emotion_ros[train]' for training"),

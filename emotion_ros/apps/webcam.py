@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..config import load_params
+from ..config import load_params, params_file
 from ..nodes.sources import FrameSource, parse_source
 from ..paths import config_path
 from ..social.emoji import render_emoji
@@ -269,7 +269,7 @@ def run_webcam(source=None, *, language=None, prompts_file=None, params_files=()
         source = demo_video()
     if source is not None and parse_source(source)[0] == "photos":  # unrelated photos: photos.yaml's detector
         params_files = [config_path("photos.yaml"), *params_files]
-    params = load_params(*params_files)
+    params = load_params(*map(params_file, params_files))
     camera = params["camera_node"]
     frames = FrameSource(camera["source"] if source is None else source, camera["width"], camera["height"],
                          camera["loop"], camera["retry_period"])

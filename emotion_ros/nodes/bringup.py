@@ -17,7 +17,7 @@ from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from ..config import load_params
+from ..config import load_params, params_file
 from ..msg import EmotionArray
 from ..paths import config_path
 from ..vision.images import image_from_msg
@@ -38,9 +38,7 @@ def ros_arguments(params_files, remaps=()):
     arguments = ["--ros-args", "--params-file", str(config_path("params.yaml"))]
     for source, target in remaps:
         arguments += ["--remap", f"{source}:={target}"]
-    for path in params_files:
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"parameter file not found: {path}")
+    for path in map(params_file, params_files):
         load_params(path)  # a file rcl cannot parse fails here with its problem named, not deep inside rcl
         arguments += ["--params-file", str(path)]
     return arguments
