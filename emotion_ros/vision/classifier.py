@@ -8,6 +8,7 @@ import numpy as np
 from ..classes import CIRCUMPLEX, CLASSES
 from ..paths import PACKAGE_DIR
 from .images import check_image
+from .litert import litert_interpreter
 
 MODEL_PATH = PACKAGE_DIR / "weights" / "emotion_cnn.tflite"
 # The photos' ensemble, whose probabilities are averaged: three checkpoints of the training (epochs 57, 74 and
@@ -86,14 +87,12 @@ class _LiteRTModel:
     """One .tflite model, its input resized only when the batch size changes."""
 
     def __init__(self, path, num_threads):
-        from ai_edge_litert.interpreter import Interpreter
-
         if not path.exists():
             raise FileNotFoundError(f"emotion model not found: {path}")
-        self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        self._interpreter = litert_interpreter(path, num_threads)
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
-        self._batch = None
+        self._batch = int(self._interpreter.get_input_details()[0]["shape"][0])
 
     def run(self, batch):
         if self._batch != len(batch):
