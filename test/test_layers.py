@@ -12,7 +12,7 @@ SUBPACKAGES = ("vision", "social", "nodes", "bags", "model", "apps")
 BASICS = ("classes", "results", "config", "paths")
 # What each layer may import inside the package, besides itself and the basics.
 ALLOWED = {
-    "api": {"vision"},  # emotion_ros/__init__.py: CLASSES, EmotionClassifier, analyze_image
+    "api": {"vision"},  # emotion_ros/__init__.py: CLASSES, EmotionClassifier, analyze_image, analyze_video
     "basics": set(),
     "vision": set(),
     "social": set(),

@@ -11,6 +11,7 @@ import cv2
 from .. import __version__
 from ..bags.commands import add_bag_parser, topic_remap
 from ..model.evaluation import add_evaluate_parser
+from ..paths import atomic_output
 from ..vision.detectors import PHOTO_DETECTORS
 from ..vision.images import photo_paths, read_photo
 from .bench import add_bench_parser
@@ -18,7 +19,7 @@ from .webcam import add_webcam_parser
 
 
 def photos_to_analyze(arguments, recursive):
-    """The photo files named, and the photos of the folders named, in order."""
+    """The photo and video files named, and the photos of the folders named, in order."""
     photos = []
     for argument in arguments:
         if Path(argument).is_dir():
@@ -33,14 +34,24 @@ def run_analyze(args):
 
     from ..vision.drawing import draw_faces
     from ..vision.pipeline import PhotoPipeline
+    from ..vision.video import FACE_COLUMNS, VIDEO_SUFFIXES, face_rows, write_rows
 
-    photos = photos_to_analyze(args.photos, args.recursive)
-    pipeline = PhotoPipeline(args.detector)
+    if args.every < 1:
+        raise ValueError(f"--every must be 1 or more, not {args.every}")
+    inputs = photos_to_analyze(args.photos, args.recursive)
+    videos = [path for path in inputs if Path(path).suffix.lower() in VIDEO_SUFFIXES]
+    photos = [path for path in inputs if path not in videos]
     out_dir = Path(args.out)
+    used = set()
+    stems = {path: out_dir / unique_stem(Path(path).stem, used) for path in inputs}
+    outputs = [Path(f"{stems[path]}_emotions{suffix}") for path in photos for suffix in (".jpg", ".json")]
+    outputs += [Path(f"{stems[path]}{suffix}") for path in videos
+                for suffix in ("_emotions.mp4", "_emotions.csv", "_emotions.json", "_timeline.png")]
+    outputs += [Path(args.csv)] if args.csv else []
+    check_outputs(outputs, inputs, args.force)
     out_dir.mkdir(parents=True, exist_ok=True)
-    failures = 0
-    report = []
-    stems = set()
+    failures, report, table = 0, [], []
+    pipeline = PhotoPipeline(args.detector) if photos else None
     # A bar for a long run on a terminal; its lines go above the bar.
     progress = tqdm(photos, unit="photo", file=sys.stderr,
                     disable=args.json or len(photos) < PROGRESS_BAR_FROM or not sys.stderr.isatty())
@@ -53,18 +64,72 @@ def run_analyze(args):
             failures += 1
             continue
         faces = pipeline.analyze(image)
-        stem = out_dir / unique_stem(Path(photo).stem, stems)
-        cv2.imwrite(f"{stem}_emotions.jpg", draw_faces(image, faces))
+        stem = stems[photo]
+        with atomic_output(f"{stem}_emotions.jpg") as annotated:
+            cv2.imwrite(str(annotated), draw_faces(image, faces))
         results = [face.to_dict() for face in faces]
-        Path(f"{stem}_emotions.json").write_text(json.dumps(results, indent=2))
+        with atomic_output(f"{stem}_emotions.json") as results_path:
+            results_path.write_text(json.dumps(results, indent=2))
         report.append({"photo": photo, "faces": results})
+        table += face_rows(faces, photo=photo)
         if not args.json:
             progress.write(f"{photo}: {len(faces)} face(s) -> {stem}_emotions.jpg", file=sys.stdout)
             for face in faces:
                 progress.write(f"  {face.face_id} {face.box}: {face.label} {face.confidence:.2f}", file=sys.stdout)
+    for video in videos:
+        try:
+            report.append(analyze_one_video(video, stems[video], args))
+        except ValueError as error:
+            print(f"{video}: {error}; skipped", file=sys.stderr)
+            failures += 1
+    if args.csv:
+        write_rows(table, args.csv, ("photo", *FACE_COLUMNS))
     if args.json:
         print(json.dumps(report, indent=2))
     return 1 if failures else 0
+
+
+def check_outputs(outputs, inputs, force):
+    """Refuse, before any work, an output that would overwrite an input, or an earlier result without `force`."""
+    inputs = {Path(path).resolve() for path in inputs}
+    for output in outputs:
+        if output.resolve() in inputs:
+            raise ValueError(f"{output} is one of the inputs: choose another output")
+        if output.exists() and not force:
+            raise FileExistsError(f"{output} exists: --force replaces earlier results")
+
+
+def analyze_one_video(video, stem, args):
+    """A video's faces, frame by frame: annotated video, CSV and JSON rows, timeline; a summary for --json."""
+    from tqdm import tqdm
+
+    from ..config import load_params
+    from ..vision.video import VIDEO_COLUMNS, analyze_video, plot_timeline, write_rows
+    from .webcam import make_stream_pipeline
+
+    bar = tqdm(unit="frame", file=sys.stderr, disable=args.json or not sys.stderr.isatty(), desc=Path(video).name)
+
+    def advance(done, total):
+        bar.total = total or None
+        bar.update(done - bar.n)
+
+    try:
+        rows = analyze_video(video, args.every, make_stream_pipeline(load_params()), f"{stem}_emotions.mp4", advance)
+    finally:
+        bar.close()
+    write_rows(rows, f"{stem}_emotions.csv", VIDEO_COLUMNS)
+    with atomic_output(f"{stem}_emotions.json") as results_path:
+        results_path.write_text(json.dumps(rows, indent=2))
+    plot_timeline(rows, f"{stem}_timeline.png", Path(video).name)
+    frames = len({row["frame"] for row in rows})
+    labels = {}
+    for row in rows:
+        labels[row["label"]] = labels.get(row["label"], 0) + 1
+    if not args.json:
+        counts = ", ".join(f"{label} {count}" for label, count in sorted(labels.items(), key=lambda item: -item[1]))
+        print(f"{video}: {len(rows)} face(s) in {frames} frame(s) with a face -> {stem}_emotions.mp4, .csv, .json, "
+              f"{stem}_timeline.png" + (f" ({counts})" if counts else ""))
+    return {"video": video, "rows": len(rows), "frames_with_faces": frames, "labels": labels}
 
 
 def unique_stem(stem, used):
@@ -79,15 +144,22 @@ def unique_stem(stem, used):
 
 def add_analyze_parser(subparsers):
     parser = subparsers.add_parser(
-        "analyze", help="find the faces of photos and classify their emotions",
+        "analyze", help="find the faces of photos and videos and classify their emotions",
         description="Detect every face of each photo, classify its emotion, and write an annotated copy "
-                    "(OUT/<name>_emotions.jpg) and the results as JSON (OUT/<name>_emotions.json).")
-    parser.add_argument("photos", nargs="+", metavar="PHOTO", help="image files (jpg, png, ...) or folders of them")
+                    "(OUT/<name>_emotions.jpg) and the results as JSON (OUT/<name>_emotions.json). A video is "
+                    "analysed frame by frame with the live stream's pipeline (each face keeps its id, its emotion "
+                    "is smoothed over time): OUT/<name>_emotions.mp4 (annotated), _emotions.csv and _emotions.json "
+                    "(one row per face per frame) and <name>_timeline.png (each face's emotion over time).")
+    parser.add_argument("photos", nargs="+", metavar="PHOTO",
+                        help="image files (jpg, png, ...), videos (mp4, avi, mov, mkv, ...) or folders of images")
     parser.add_argument("-r", "--recursive", action="store_true", help="also the photos of sub-folders")
     parser.add_argument("--detector", choices=PHOTO_DETECTORS, default="blazeface",
-                        help="blazeface (default) or mtcnn (needs TensorFlow) find small and turned faces; "
-                             "haar needs no model file and misses turned faces")
+                        help="for photos: blazeface (default) or mtcnn (needs TensorFlow) find small and turned "
+                             "faces; haar needs no model file and misses turned faces")
     parser.add_argument("--out", default="emotion_ros_out", help="directory for the results (default: %(default)s)")
+    parser.add_argument("--csv", metavar="FILE", help="also one CSV row per face of every photo")
+    parser.add_argument("--every", type=int, default=1, metavar="N", help="videos: analyse every N-th frame")
+    parser.add_argument("--force", action="store_true", help="replace the results of an earlier run")
     parser.add_argument("--json", action="store_true", help="print all results as one JSON document")
     parser.set_defaults(run=run_analyze)
 
