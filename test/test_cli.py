@@ -4,8 +4,10 @@ import csv
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -190,3 +192,46 @@ def test_analyze_video_returns_rows_and_a_dataframe(tmp_path):
     text.write_text("not a video")
     with pytest.raises(ValueError, match="cannot read"):
         analyze_video(text)
+
+
+def interrupted(command, after, signum=signal.SIGINT):
+    """Run `emotion-ros COMMAND...`, send `signum` after `after` seconds; its exit code and stderr."""
+    process = subprocess.Popen([sys.executable, "-m", "emotion_ros.apps.cli", *command], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    time.sleep(after)
+    process.send_signal(signum)
+    return process.wait(timeout=60), process.communicate()[1]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_end_a_video_analysis_with_one_line_and_no_partial_output(tmp_path, signum):
+    from emotion_ros.apps.samples import demo_video
+
+    capture, frames = cv2.VideoCapture(str(demo_video())), []
+    while len(frames) < 120:
+        ok, frame = capture.read()
+        frames.append(cv2.resize(frame, (320, 180)))
+    long_video = tmp_path / "long.mp4"  # 40 s: longer than the test waits
+    writer = cv2.VideoWriter(str(long_video), cv2.VideoWriter_fourcc(*"mp4v"), 30, (320, 180))
+    for index in range(1200):
+        writer.write(frames[index % len(frames)])
+    writer.release()
+    code, stderr = interrupted(["analyze", str(long_video), "--out", str(tmp_path / "out")], after=4, signum=signum)
+    assert code == 130 and stderr.strip().endswith("emotion-ros analyze: interrupted"), stderr
+    assert "Traceback" not in stderr
+    assert list((tmp_path / "out").iterdir()) == []  # neither a half video nor a temporary file
+
+
+def test_ctrl_c_ends_the_webcam_demo_cleanly():
+    code, stderr = interrupted(["webcam", "--source", "sample", "--no-window"], after=5)
+    assert code == 130 and "Traceback" not in stderr and "interrupted" in stderr
+
+
+def test_a_recorded_clip_ends_with_the_clip_and_says_where_it_went(tmp_path):
+    record = tmp_path / "demo.mp4"
+    result = emotion_ros("webcam", "--source", "sample", "--no-window", "--record", str(record))
+    assert result.returncode == 0, result.stderr
+    frames = int(re.search(r"wrote (\d+) frame\(s\) to " + re.escape(str(record)), result.stderr).group(1))
+    capture = cv2.VideoCapture(str(record))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == frames > 400  # the 20 s clip once, at 24 fps
+    capture.release()

@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -460,8 +461,13 @@ def main(argv=None):
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if not args.verbose:
         quiet_libraries(args.command)
+    # SIGTERM ends a command as Ctrl-C does: outputs in progress are removed, finished ones kept.
+    signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGINT))
     try:
         sys.exit(args.run(args))
+    except KeyboardInterrupt:
+        print(f"emotion-ros {args.command}: interrupted", file=sys.stderr)
+        sys.exit(130)
     except (FileNotFoundError, FileExistsError, ValueError) as error:
         sys.exit(f"emotion-ros {args.command}: {error}")
     except ModuleNotFoundError as error:

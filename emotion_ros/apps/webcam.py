@@ -23,7 +23,7 @@ import numpy as np
 
 from ..config import load_params, params_file
 from ..nodes.sources import FrameSource, parse_source
-from ..paths import config_path
+from ..paths import atomic_output, config_path
 from ..social.emoji import render_emoji
 from ..social.policy import SocialResponsePolicy
 from ..social.prompts import SHIPPED_LANGUAGES
@@ -219,28 +219,35 @@ class _Window:
 
 
 class _Recorder:
-    """An mp4v video of the canvases, sized like the first one (photos of other sizes are resized)."""
+    """An mp4v video of the canvases, sized like the first one (photos of other sizes are resized), written
+    under a temporary name and given its own when closed: a recording is whole, or not there."""
 
     def __init__(self, path, fps):
         self.path, self.fps = Path(path), fps
+        self._output = atomic_output(self.path)
+        self._temporary = self._output.__enter__()
         self._writer = None
         self._size = None
+        self.frames = 0
 
     def write(self, canvas):
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._size = (canvas.shape[1], canvas.shape[0])
             fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-            self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, self._size)
+            self._writer = cv2.VideoWriter(str(self._temporary), fourcc, self.fps, self._size)
             if not self._writer.isOpened():
                 raise ValueError(f"cannot write an mp4v video to {self.path}")
         if (canvas.shape[1], canvas.shape[0]) != self._size:
             canvas = cv2.resize(canvas, self._size, interpolation=cv2.INTER_AREA)
         self._writer.write(canvas)
+        self.frames += 1
 
     def close(self):
         if self._writer is not None:
             self._writer.release()
+            self._output.__exit__(None, None, None)  # renamed
+        else:
+            self._output.__exit__(ValueError, ValueError("no frame"), None)  # nothing recorded: no file
 
 
 def _report(response, elapsed):
@@ -271,8 +278,10 @@ def run_webcam(source=None, *, language=None, prompts_file=None, params_files=()
         params_files = [config_path("photos.yaml"), *params_files]
     params = load_params(*map(params_file, params_files))
     camera = params["camera_node"]
-    frames = FrameSource(camera["source"] if source is None else source, camera["width"], camera["height"],
-                         camera["loop"], camera["retry_period"])
+    source = camera["source"] if source is None else source
+    # A recording of a file plays it once: it ends, and says where it went.
+    loop = camera["loop"] and not (record and parse_source(source)[0] != "camera")
+    frames = FrameSource(source, camera["width"], camera["height"], loop, camera["retry_period"])
     pipeline = make_stream_pipeline(params)
     policy = make_policy(params, language, prompts_file)
     rate = file_rate(frames, camera["fps"])
@@ -313,6 +322,7 @@ def run_webcam(source=None, *, language=None, prompts_file=None, params_files=()
         frames.release()
         if recorder:
             recorder.close()
+            print(f"wrote {recorder.frames} frame(s) to {recorder.path}", file=sys.stderr)
         if window:
             window.close()
     if frames.kind == "camera" and frames.frames_read == 0:
