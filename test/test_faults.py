@@ -130,3 +130,16 @@ def test_bringup_stops_cleanly_on_a_signal(signal_number):
         process.kill()
     assert process.returncode == 0
     assert "Traceback" not in errors and "Exception in thread" not in errors
+
+
+def test_bringup_quiet_prints_only_the_heads_emoji_and_questions(tmp_path):
+    (tmp_path / "face.jpg").write_bytes(POSED_SURPRISE.read_bytes())
+    result = subprocess.run([sys.executable, "-m", "emotion_ros.apps.cli", "bringup", "--source", str(tmp_path),
+                             "--params-file", "config/photos.yaml", "--quiet", "--max-seconds", "60"],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert not any(line.startswith("image ") or line.startswith("  face_") for line in lines), lines
+    assert any(line.startswith("  emoji ") for line in lines) and any("question:" in line for line in lines)
+    assert "done: 1 image(s) sent, 1 emotion array(s) received" in result.stdout

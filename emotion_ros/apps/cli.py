@@ -169,7 +169,7 @@ def run_bringup(args):
     from ..nodes.bringup import bringup
 
     remaps = ([("image_raw", args.image_topic)] if args.image_topic else []) + args.remap
-    bringup(args.source, args.params_file, args.out, args.max_seconds, remaps=remaps)
+    bringup(args.source, args.params_file, args.out, args.max_seconds, remaps=remaps, quiet=args.quiet)
     return 0
 
 
@@ -224,6 +224,8 @@ def add_bringup_parser(subparsers):
                         "/camera/color/image_raw (your own camera driver; leave out --source)")
     parser.add_argument("--remap", type=topic_remap, action="append", default=[], metavar="FROM:=TO",
                         help="rename a topic of the nodes, ROS-style (repeatable), e.g. emotions:=/head/emotions")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only the head's emoji and questions, not a line per image and face")
     parser.set_defaults(run=run_bringup)
 
 

@@ -48,9 +48,10 @@ class ResultsMonitor(Node):
     """Prints one line per face and per social response; saves the annotated images to `out_dir`, named
     after their photo when `photo_names` ((sec, nanosec) stamp -> file name) knows it, else by stamp."""
 
-    def __init__(self, out_dir=None, echo=print, photo_names=None):
+    def __init__(self, out_dir=None, echo=print, photo_names=None, quiet=False):
         super().__init__("bringup_monitor")
         self.echo = echo
+        self.quiet = quiet  # only the head's emoji and questions, not a line per image and face
         self.out_dir = Path(out_dir) if out_dir else None
         self.photo_names = photo_names if photo_names is not None else {}
         self.emotion_arrays = 0
@@ -65,6 +66,8 @@ class ResultsMonitor(Node):
     def on_emotions(self, msg):
         self.emotion_arrays += 1
         self.last_received = time.monotonic()
+        if self.quiet:
+            return
         stamp = stamp_seconds(msg.header)
         self.echo(f"image {self.emotion_arrays} (stamp {stamp:.3f}, frame {msg.header.frame_id}): "
                   f"{len(msg.emotions)} face(s)")
@@ -138,11 +141,11 @@ def stop_threads(executors, timeout=5.0):
         thread.join(timeout)
 
 
-def bringup(source, params_files=(), out_dir=None, max_seconds=None, echo=print, remaps=()):
+def bringup(source, params_files=(), out_dir=None, max_seconds=None, echo=print, remaps=(), quiet=False):
     """Run the four nodes on `source` until Ctrl-C, `max_seconds`, or the end of a photo directory or video
     that does not loop (after the last frame's emotions have arrived). Without a `source` there is no
     camera_node: the images come from elsewhere on `image_raw`, e.g. `emotion-ros bag play` or a camera
-    driver whose topic `remaps` maps `image_raw` to."""
+    driver whose topic `remaps` maps `image_raw` to. `quiet` prints only the head's emoji and questions."""
     arguments = ros_arguments(params_files, remaps)
     use_shipped_dds_profile()
     stop = stop_on_signals()
@@ -150,7 +153,7 @@ def bringup(source, params_files=(), out_dir=None, max_seconds=None, echo=print,
     nodes, executors = [], []
     try:
         nodes, camera = make_nodes(source)
-        monitor = ResultsMonitor(out_dir, echo, camera.photo_names if camera is not None else None)
+        monitor = ResultsMonitor(out_dir, echo, camera.photo_names if camera is not None else None, quiet)
         nodes.append(monitor)
         executors = spin_in_threads(nodes)
         started = time.monotonic()
