@@ -7,8 +7,9 @@ VENV := .venv
 VENV_ABS := $(abspath $(VENV))
 DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := install/.colcon-built
-# Debian packages: colour emoji and text fonts for the robot head's pictures, GL/GLib for OpenCV's window.
-SYSTEM_PACKAGES := fonts-noto-color-emoji fonts-dejavu-core libgl1 libglib2.0-0
+# Debian packages: colour emoji and text fonts for the robot head's pictures, GL/GLib for OpenCV's window,
+# espeak-ng for the head's voice.
+SYSTEM_PACKAGES := fonts-noto-color-emoji fonts-dejavu-core libgl1 libglib2.0-0 espeak-ng
 DEMO_DIR := out/demo
 # The ROS environment: the venv's ROS wheels plus this package's colcon install (what `. ./shell.sh` gives a user).
 ROS_ENV := . ./shell.sh

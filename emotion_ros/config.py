@@ -7,8 +7,10 @@ import yaml
 from .paths import config_path
 
 DEFAULT_PARAMS = "params.yaml"
-# The executables CMakeLists.txt installs, the launch file starts and params.yaml configures, in pipeline order.
-NODE_EXECUTABLES = ("camera_node", "face_detection_node", "emotion_classifier_node", "social_response_node")
+# The executables CMakeLists.txt installs, the launch file starts and params.yaml configures, in pipeline order;
+# speech_node only when asked to speak.
+NODE_EXECUTABLES = ("camera_node", "face_detection_node", "emotion_classifier_node", "social_response_node",
+                    "speech_node")
 # The key of a parameter file's section for every node (ROS's wildcard).
 EVERY_NODE = "/**"
 # A parameter file is a few kilobytes: a larger one is refused before it is parsed.

@@ -6,6 +6,7 @@
     ros2 launch emotion_ros bringup.launch.py use_camera:=false   # images from `ros2 bag play`
     ros2 launch emotion_ros bringup.launch.py use_camera:=false image_topic:=/camera/color/image_raw
     ros2 launch emotion_ros bringup.launch.py namespace:=head   # /head/emotions, /head/emoji, ...
+    ros2 launch emotion_ros bringup.launch.py speak:=true       # the questions said aloud (espeak-ng)
 
 The parameter file is read here and given to each node as its own parameters, so a file written for the plain
 node names (`face_detection_node:`) applies under any namespace; a section that names no node is warned about.
@@ -22,7 +23,7 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from emotion_ros.config import NODE_EXECUTABLES, node_params, unknown_node_names
+from emotion_ros.config import NODE_EXECUTABLES, node_params, read_params_file, unknown_node_names
 
 
 def launch_nodes(context, default_params):
@@ -35,10 +36,18 @@ def launch_nodes(context, default_params):
                for path in user_files for name in unknown_node_names(path)]
     respawn = LaunchConfiguration("respawn").perform(context).lower() in ("true", "1", "yes")
     respawn_delay = float(LaunchConfiguration("respawn_delay").perform(context))
+    speak = LaunchConfiguration("speak").perform(context).lower() in ("true", "1", "yes")
     for executable in NODE_EXECUTABLES:
+        values = node_params(executable, *user_files)
+        if executable == "speech_node":
+            if not speak:
+                continue
+            # the questions' language, unless the file gives the voice its own
+            if not any("language" in read_params_file(path).get("speech_node", {}) for path in user_files):
+                values["language"] = node_params("social_response_node", *user_files)["language"]
         # Text stays text: launch_ros would read a string such as "0" or "" as YAML and change its type.
         parameters = {name: ParameterValue(value, value_type=str) if isinstance(value, str) else value
-                      for name, value in node_params(executable, *user_files).items()}
+                      for name, value in values.items()}
         if executable == "camera_node":
             if LaunchConfiguration("use_camera").perform(context).lower() not in ("true", "1", "yes"):
                 continue
@@ -66,6 +75,8 @@ def generate_launch_description():
                                           "camera driver's /camera/color/image_raw"),
         DeclareLaunchArgument("namespace", default_value="",
                               description="namespace of the four nodes and their topics, for several instances"),
+        DeclareLaunchArgument("speak", default_value="false",
+                              description="also start speech_node: the head's questions said aloud with espeak-ng"),
         DeclareLaunchArgument("respawn", default_value="true", description="start a node again when it dies"),
         DeclareLaunchArgument("respawn_delay", default_value="2.0",
                               description="seconds before a dead node is started again"),

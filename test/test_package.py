@@ -21,14 +21,14 @@ def cmake_installed_programs():
     return tuple(Path(line.strip()).name for line in block.split() if line.strip())
 
 
-def test_cmake_installs_exactly_the_four_node_executables():
+def test_cmake_installs_exactly_the_node_executables():
     assert cmake_installed_programs() == NODE_EXECUTABLES
     for name in NODE_EXECUTABLES:
         script = (ROOT / "scripts" / name).read_text()
         assert f"from {NODE_MODULES[name]} import main" in script
 
 
-def test_params_yaml_configures_exactly_the_four_nodes():
+def test_params_yaml_configures_exactly_the_nodes():
     params = yaml.safe_load((ROOT / "config" / "params.yaml").read_text())
     assert tuple(params) == NODE_EXECUTABLES
 
@@ -64,7 +64,7 @@ def test_launch_file_starts_the_four_executables_with_the_same_yaml():
     assert {"NODE_EXECUTABLES", "node_params", "unknown_node_names"} <= imports
     arguments = [node.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Call)
                  and getattr(node.func, "id", "") == "DeclareLaunchArgument"]
-    assert arguments == ["source", "params_file", "use_camera", "image_topic", "namespace", "respawn",
+    assert arguments == ["source", "params_file", "use_camera", "image_topic", "namespace", "speak", "respawn",
                          "respawn_delay"]
     assert '"config", "params.yaml"' in source
     try:
@@ -83,7 +83,7 @@ def test_launch_file_starts_the_four_executables_with_the_same_yaml():
     (opaque,) = [entity for entity in description.entities if not hasattr(entity, "default_value")]
     nodes = opaque.execute(context)
     executables = [entity.node_executable for entity in nodes if hasattr(entity, "node_executable")]
-    assert tuple(executables) == NODE_EXECUTABLES
+    assert tuple(executables) == NODE_EXECUTABLES[:4]  # speech_node with speak:=true
 
 
 def test_a_parameter_file_for_the_plain_node_names_applies_under_any_namespace(tmp_path):

@@ -227,3 +227,32 @@ def test_a_prompt_table_with_emoji_the_font_cannot_draw_is_refused_at_start_and_
     assert not head.social.set_parameters([Parameter("emoji_image_size", value=1_000_000_000)])[0].successful
     play_script(head, steps(0, 3, [face("happy")]))  # the node still answers
     assert spin_until(head.executor, lambda: head.recorder.emoji)
+
+
+def test_speech_node_says_the_heads_questions_into_wav_files(ros, tmp_path):
+    import wave
+
+    from emotion_ros.nodes.speech_node import SpeechNode
+
+    speech = SpeechNode(parameter_overrides=[Parameter("wav_dir", value=str(tmp_path)),
+                                             Parameter("language", value="fr")])
+    sender = Node("question_sender")
+    said = []
+    questions = sender.create_publisher(String, "question", 10)
+    sender.create_subscription(String, "speech", lambda msg: said.append(msg.data), 10)
+    executor = SingleThreadedExecutor()
+    for node in (speech, sender):
+        executor.add_node(node)
+    try:
+        assert spin_until(executor, lambda: questions.get_subscription_count() > 0)
+        question = load_prompts("fr").questions["happy"][0]
+        questions.publish(String(data=question))
+        assert spin_until(executor, lambda: said == [question] and not speech.voice.busy)
+    finally:
+        executor.shutdown()
+        speech.destroy_node()
+        sender.destroy_node()
+    (wav,) = tmp_path.iterdir()
+    assert wav.name == "question_0001_fr.wav"
+    with wave.open(str(wav)) as audio:
+        assert audio.getnframes() / audio.getframerate() > 1.0

@@ -27,6 +27,7 @@ from ..paths import atomic_output, config_path
 from ..social.emoji import render_emoji
 from ..social.policy import SocialResponsePolicy
 from ..social.prompts import SHIPPED_LANGUAGES
+from ..social.speech import VOICES, Voice
 from ..vision.classifier import EmotionClassifier
 from ..vision.detectors import detector_from_params
 from ..vision.drawing import CLASS_COLOURS, draw_faces, pil_drawing, text_font
@@ -267,7 +268,7 @@ def _check_display():
 
 
 def run_webcam(source=None, *, language=None, prompts_file=None, params_files=(), max_frames=None,
-               show_window=True, record=None):
+               show_window=True, record=None, speak=False):
     """Runs the demo until q/Esc, the end of a file that does not loop, or `max_frames` frames shown
     (a missing camera's waiting screens count). Returns the exit code."""
     if show_window:
@@ -286,6 +287,10 @@ def run_webcam(source=None, *, language=None, prompts_file=None, params_files=()
     policy = make_policy(params, language, prompts_file)
     rate = file_rate(frames, camera["fps"])
     recorder = _Recorder(record, rate) if record else None
+    voice = None
+    if speak:  # the questions said aloud, in the prompt table's language (a table of another language: English)
+        voice = Voice(policy.prompts.language if policy.prompts.language in VOICES else "en",
+                      on_error=lambda message: print(message, file=sys.stderr))
     window = _Window() if show_window else None
     head, fps_meter = HeadState(), FpsMeter()
     started, status, shown, frame_number = time.monotonic(), "", 0, 0
@@ -307,6 +312,8 @@ def run_webcam(source=None, *, language=None, prompts_file=None, params_files=()
                 faces = pipeline.process(frame, stamp)
                 response = policy.update(stamp, faces)
                 _report(response, stamp - clock_origin)
+                if voice and response.question:
+                    voice.say(response.question)
                 head.update(response, stamp, policy.dwell_progress(stamp))
                 canvas = draw_overlay(frame, faces, head, fps_meter.tick(), policy.prompts.names)
                 if recorder:
@@ -320,6 +327,8 @@ def run_webcam(source=None, *, language=None, prompts_file=None, params_files=()
                 time.sleep(wait)
     finally:
         frames.release()
+        if voice:
+            voice.close()
         if recorder:
             recorder.close()
             print(f"wrote {recorder.frames} frame(s) to {recorder.path}", file=sys.stderr)
@@ -335,7 +344,7 @@ def run_webcam(source=None, *, language=None, prompts_file=None, params_files=()
 def _run_command(args):
     return run_webcam(args.source, language=args.language, prompts_file=args.prompts_file,
                       params_files=args.params_file, max_frames=args.max_frames,
-                      show_window=not args.no_window, record=args.record)
+                      show_window=not args.no_window, record=args.record, speak=args.speak)
 
 
 def add_webcam_parser(subparsers):
@@ -360,4 +369,6 @@ def add_webcam_parser(subparsers):
     parser.add_argument("--record", metavar="OUT.mp4",
                         help="also write the annotated video (mp4v) here, at a file's frame rate or, for a "
                              "camera, at camera_node's fps")
+    parser.add_argument("--speak", action="store_true",
+                        help="say the head's questions aloud (espeak-ng, the sound device), one at a time")
     parser.set_defaults(run=_run_command)
