@@ -545,6 +545,18 @@ def test_nodes_report_their_health_on_diagnostics(executor, monkeypatch):
     assert status.name == "emotion_ros: /face_detection_node" and status.message == "running"
     assert values["detector"] == "haar" and int(values["outputs"]) >= 5 and float(values["latency p50 (ms)"]) > 0
 
+    # the detector dies: the classifier still gets images, and says that no face arrays come
+    executor.remove_node(detector)
+    detector.destroy_node()
+    classifier = EmotionClassifierNode()
+    start(executor, classifier)
+    for index in range(20):
+        recorder.image_publisher.publish(image_msg(frame, header(410.0 + index / 5)))
+        spin_for(executor, 0.2)
+    assert spin_until(executor, lambda: latest("emotion_classifier_node")[0] is not None
+                      and "is face_detection_node running?" in latest("emotion_classifier_node")[0].message, 10.0)
+    assert latest("emotion_classifier_node")[0].level == DiagnosticStatus.WARN
+
 
 def test_the_example_subscriber_of_the_messages_doc_reads_real_emotion_arrays(executor, tmp_path):
     import os

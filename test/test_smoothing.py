@@ -98,3 +98,14 @@ def test_a_replayed_stream_restarts_from_its_first_frame():
 def test_negative_parameters_are_refused():
     with pytest.raises(ValueError):
         EmotionSmoother(time_constant=-1)
+
+
+def test_ever_new_face_ids_at_one_stamp_keep_the_memory_bounded():
+    smoother = EmotionSmoother(0.5, 0.1, max_faces=50)
+    scores = np.full(7, 1 / 7)
+    for number in range(10_000):  # a hostile publisher: one fixed stamp, a new face id every time
+        smoother.update(f"face_{number}", scores, 100.0)
+    assert len(smoother) == 50
+    smoother.update("face_9999", scores, 100.0)  # the newest faces are the ones kept
+    smoother.update("fresh", scores, 100.0)
+    assert len(smoother) == 50

@@ -256,3 +256,25 @@ def test_speech_node_says_the_heads_questions_into_wav_files(ros, tmp_path):
     assert wav.name == "question_0001_fr.wav"
     with wave.open(str(wav)) as audio:
         assert audio.getnframes() / audio.getframerate() > 1.0
+
+
+def test_a_crowd_of_emotions_is_cut_to_the_largest_faces_and_the_head_follows_the_largest(head):
+    crowd = [face("sad", face_id=f"c{index}", size=20) for index in range(3000)] + [face("happy", "big", 200)]
+    play_script(head, steps(0, 8, crowd))
+    wait_for_outputs(head, responses=2, emoji_changes=2)
+    assert [(emoji, emotion, face_id) for _, emoji, emotion, face_id, _ in timeline(head.recorder)][:2] == [
+        (IDLE, "", "big"), (PROMPTS.emoji["happy"], "happy", "big")]
+
+
+def test_the_head_goes_idle_when_emotions_stop_and_diagnostics_say_so(head):
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+
+    statuses = []
+    head.recorder.create_subscription(DiagnosticArray, "/diagnostics", lambda msg: statuses.extend(msg.status), 10)
+    play_script(head, steps(0, 10, [face("happy")]))  # the classifier stops after this, as if it had died
+    happy = PROMPTS.emoji["happy"]
+    assert spin_until(head.executor, lambda: head.recorder.emoji[-1:] == [happy])
+    assert spin_until(head.executor, lambda: head.recorder.emoji[-1] == IDLE, 10.0)  # idle_timeout 1 s
+    assert spin_until(head.executor, lambda: any(
+        status.name.endswith("social_response_node") and status.level == DiagnosticStatus.WARN
+        and "no input" in status.message for status in statuses), 15.0)

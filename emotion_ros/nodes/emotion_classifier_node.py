@@ -106,6 +106,8 @@ class EmotionClassifierNode(Node):
                                                            self.on_image, image_qos(self.params.reliable_images, depth=5))
         self.create_subscription(FaceArray, "faces", self.on_faces, 10)
         self.health = NodeHealth(self, {"model": self.classifier.name})
+        self.last_faces = time.monotonic()  # when the last FaceArray came
+        self.create_timer(1.0, self.check_detector)
         self.add_post_set_parameters_callback(self.apply_parameters)
         self.get_logger().info(f"classifying faces with {self.classifier.name}")
 
@@ -137,7 +139,16 @@ class EmotionClassifierNode(Node):
         while len(self.images) > self.params.image_cache_size:
             self.images.popitem(last=False)
 
+    def check_detector(self):
+        """WARN on /diagnostics while images arrive but no FaceArray does: face_detection_node stopped or died."""
+        now = time.monotonic()
+        silent = now - self.last_faces
+        images_arrive = now - self.health.last_input < NodeHealth.NO_INPUT_WARNING
+        self.health.problem = (f"images arrive but no face array came for {silent:.0f} s: is face_detection_node "
+                               "running?" if images_arrive and silent > NodeHealth.NO_INPUT_WARNING else "")
+
     def on_faces(self, msg):
+        self.last_faces = time.monotonic()
         key = stamp_key(msg.header)
         image = self.images.pop(key, None)
         if image is not None:

@@ -2,10 +2,11 @@
 
 import time
 
+from builtin_interfaces.msg import Time
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from sensor_msgs.msg import Image
-from std_msgs.msg import String
+from std_msgs.msg import Header, String
 
 from ..msg import EmotionArray, SocialResponse
 from ..results import FaceEmotion
@@ -38,7 +39,16 @@ CHECKS = {
 LIVE = tuple(PARAMETERS)  # every one is applied to the policy at once
 
 
+# Seconds between two checks for silence on `emotions`.
+SILENCE_CHECK_PERIOD = 0.5
+# The head attends to one face: of a larger EmotionArray only this many, the largest, are looked at.
+MAX_EMOTIONS_PER_MESSAGE = 100
+
+
 def faces_from_msg(msg):
+    emotions = msg.emotions
+    if len(emotions) > MAX_EMOTIONS_PER_MESSAGE:
+        emotions = sorted(emotions, key=lambda e: -e.roi.width * e.roi.height)[:MAX_EMOTIONS_PER_MESSAGE]
     return [
         FaceEmotion(
             box=box_from_roi(emotion.roi),
@@ -47,7 +57,7 @@ def faces_from_msg(msg):
             scores=dict(zip(msg.classes, emotion.scores)),
             face_id=emotion.face_id,
         )
-        for emotion in msg.emotions
+        for emotion in emotions
     ]
 
 
@@ -69,7 +79,10 @@ class SocialResponseNode(Node):
         self.response_publisher = self.create_publisher(SocialResponse, "social_response", 10)
         self.emoji_images = {}  # emoji -> rendered BGR picture
         self.create_subscription(EmotionArray, "emotions", self.on_emotions, 10)
-        self.health = NodeHealth(self, expects_input=False)
+        # WARN on /diagnostics when no EmotionArray came for a while (the classifier stopped or died)
+        self.health = NodeHealth(self)
+        self.last_message = None  # (stamp in seconds, header, time.monotonic()) of the last EmotionArray
+        self.create_timer(SILENCE_CHECK_PERIOD, self.check_silence)
         self.add_on_set_parameters_callback(self.check_prompts)
         self.add_post_set_parameters_callback(self.apply_parameters)
         self.get_logger().info(f"answering in {self.policy.prompts.language}")
@@ -116,16 +129,34 @@ class SocialResponseNode(Node):
             self.get_logger().warning(f"skipping emotions of {stamp_seconds(msg.header):.3f}: {error}")
             self.health.skip(error)
             return
+        self.last_message = (stamp_seconds(msg.header), msg.header, started)
         self.health.output(started)
+        self.publish(response, msg.header)
+
+    def check_silence(self):
+        """No EmotionArray for `idle_timeout`: nobody is seen any more (the camera or a node upstream stopped),
+        so the head goes idle as it would with empty arrays, at the stamp the silence has reached."""
+        if self.last_message is None:
+            return
+        stamp, header, received = self.last_message
+        silent = time.monotonic() - received
+        if silent < max(self.params.idle_timeout, SILENCE_CHECK_PERIOD):
+            return
+        now = stamp + silent
+        response = self.policy.update(now, [])
+        header = Header(frame_id=header.frame_id, stamp=Time(sec=int(now), nanosec=int(now % 1 * 1e9)))
+        self.publish(response, header)
+
+    def publish(self, response, header):
         if response.emoji_changed:
             self.emoji_publisher.publish(String(data=response.emoji))
-            self.emoji_image_publisher.publish(image_msg(self.emoji_image(response.emoji), msg.header))
+            self.emoji_image_publisher.publish(image_msg(self.emoji_image(response.emoji), header))
         if response.question:
             self.question_publisher.publish(String(data=response.question))
         if response.emoji_changed or response.question:
             self.response_publisher.publish(
                 SocialResponse(
-                    header=msg.header,
+                    header=header,
                     emoji=response.emoji,
                     emotion=response.emotion,
                     face_id=response.face_id,

@@ -7,6 +7,7 @@ single frames and are not smoothed.
 """
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,15 +25,17 @@ class EmotionSmoother:
 
     `time_constant`: seconds after which an old observation weighs 1/e (0 disables the averaging).
     `switch_margin`: how much the smoothed probability of another class must exceed the published
-    label's before the label changes.
+    label's before the label changes. At most `max_faces` faces are remembered, the least recently updated
+    forgotten first, whatever face ids and stamps a publisher sends.
     """
 
-    def __init__(self, time_constant=0.5, switch_margin=0.1):
+    def __init__(self, time_constant=0.5, switch_margin=0.1, max_faces=256):
         if time_constant < 0 or switch_margin < 0:
             raise ValueError("time_constant and switch_margin must be >= 0")
         self.time_constant = time_constant
         self.switch_margin = switch_margin
-        self._faces = {}
+        self.max_faces = max_faces
+        self._faces = OrderedDict()
 
     def update(self, face_id, scores, stamp):
         """(label index, smoothed probabilities) of `face_id` after this frame's `scores`."""
@@ -41,7 +44,11 @@ class EmotionSmoother:
         if state is None or stamp < state.stamp:  # a new face, or the clock went back (a bag replayed)
             state = _FaceState(scores.copy(), int(np.argmax(scores)), stamp)
             self._faces[face_id] = state
+            self._faces.move_to_end(face_id)
+            while len(self._faces) > self.max_faces:
+                self._faces.popitem(last=False)
             return state.label, state.scores.copy()
+        self._faces.move_to_end(face_id)
         elapsed = stamp - state.stamp
         weight = 1.0 if self.time_constant == 0 else 1.0 - math.exp(-elapsed / self.time_constant)
         state.scores += weight * (scores - state.scores)
@@ -53,11 +60,12 @@ class EmotionSmoother:
 
     def forget_stale(self, stamp, max_age):
         """Forget faces not updated for `max_age` seconds, when the tracker's ids are not at hand."""
-        self._faces = {face_id: state for face_id, state in self._faces.items() if stamp - state.stamp <= max_age}
+        self._faces = OrderedDict((face_id, state) for face_id, state in self._faces.items()
+                                  if stamp - state.stamp <= max_age)
 
     def retain(self, face_ids):
         """Forget every face not in `face_ids` (their tracks ended)."""
-        self._faces = {face_id: state for face_id, state in self._faces.items() if face_id in face_ids}
+        self._faces = OrderedDict((face_id, state) for face_id, state in self._faces.items() if face_id in face_ids)
 
     def __len__(self):
         return len(self._faces)
