@@ -1,6 +1,7 @@
 """The ROS-free core on real photos: detectors, the photo pipeline, frame sources, input checks."""
 
 import shutil
+import time
 from types import SimpleNamespace
 
 import cv2
@@ -222,3 +223,21 @@ def test_image_sizes_are_read_from_jpeg_and_png_headers_and_bombs_refused_before
     cv2.imwrite(str(thin), np.zeros((1, 4000, 3), np.uint8))
     with pytest.raises(ValueError, match="too small to hold a face: 4000x1"):
         detect_faces(make_detector("blazeface"), read_photo(thin), max_image_side=1920)
+
+
+def test_a_looping_video_that_is_cut_or_removed_is_opened_again_when_it_is_back(tmp_path):
+    video = tmp_path / "clip.mp4"
+    shutil.copy(sample_video(), video)
+    source = FrameSource(video, loop=True, retry_period=0.2)
+    assert all(source.read() is not None for _ in range(10))
+    original = video.read_bytes()
+    video.write_bytes(b"")  # truncated while playing
+    frames = [source.read() for _ in range(200)]  # the rest of the clip, then no more
+    assert frames[-1] is None and not source.finished
+    assert "changed or vanished; reopening" in source.status
+    video.unlink()
+    time.sleep(0.3)
+    assert source.read() is None and "cannot open video" in source.status
+    video.write_bytes(original)  # back
+    time.sleep(0.3)
+    assert any(source.read() is not None for _ in range(5))

@@ -31,6 +31,15 @@ def parse_source(source):
     raise FileNotFoundError(f"source {text!r} is neither a camera index, /dev/videoN, a video file nor a directory")
 
 
+def _file_state(path):
+    """(modification time, size) of a file, None when it is gone: a video that changed since it was opened."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
 class FrameSource:
     """`read()` gives the next BGR frame, or None when there is none now (camera away, end of files)."""
 
@@ -46,6 +55,7 @@ class FrameSource:
         self.finished = False  # a file source reached its end without `loop`
         self.status = ""  # the last problem, for a log line
         self._capture = None
+        self._file_state = None
         self._next_attempt = 0.0
         self._failed_attempts = 0  # in a row
         self.frames_read = 0
@@ -64,15 +74,17 @@ class FrameSource:
         if self._capture is None and not self._open():
             return None
         ok, frame = self._capture.read()
-        if not ok and self.kind == "video" and self.loop:
+        if not ok and self.kind == "video" and self.loop and self._file_state == _file_state(self.target):
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, frame = self._capture.read()
         if ok:
             self.frames_read += 1
             return frame
-        if self.kind == "video":
+        if self.kind == "video" and not self.loop:
             self.finished = True
             self.status = f"end of video {self.target}"
+        elif self.kind == "video":  # looping, and the file was cut, replaced or removed: open it again
+            self.status = f"video {self.target} changed or vanished; reopening every {self.retry_period:g} s"
         else:
             self.status = f"camera {self.target} gave no frame (unplugged?); reopening"
         self.release()
@@ -95,6 +107,7 @@ class FrameSource:
             self._next_attempt = time.monotonic() + self.retry_period
             return False
         self._failed_attempts = 0
+        self._file_state = _file_state(self.target) if self.kind == "video" else None
         if self.kind == "camera" and self.width and self.height:
             capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
