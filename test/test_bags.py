@@ -351,3 +351,42 @@ def test_image_data_corrupted_inside_an_mcap_bag_is_reported(photo_dir, tmp_path
     mcap.write_bytes(bytes(data))
     with pytest.raises(BagError, match=f"{bag} is not a readable rosbag2 bag: Chunk checksum mismatch"):
         list(read_images(bag))
+
+
+def test_a_bad_frame_is_skipped_with_its_topic_and_stamp_and_no_earlier_result_is_lost(tmp_path, caplog):
+    from rosbags.rosbag2 import Writer
+
+    store = typestore()
+    bag = tmp_path / "mixed"
+    writer = Writer(bag, version=9)
+    writer.open()
+    images = writer.add_connection("/image_raw", "sensor_msgs/msg/Image", typestore=store)
+    frame = np.zeros((40, 50, 3), np.uint8)
+    frame[5:20, 5:25] = 255
+    for index in range(3):
+        msg = image_to_msg(frame, START_NS + index * STEP_NS, "cam")
+        if index == 1:
+            msg.encoding = "16UC1"  # unreadable
+        writer.write(images, START_NS + index * STEP_NS, store.serialize_cdr(msg, "sensor_msgs/msg/Image"))
+    writer.write(images, START_NS + 3 * STEP_NS, b"\x00\x01\x00\x00garbage")  # not an Image at all
+    writer.close()
+
+    earlier = tmp_path / "faces.csv"
+    earlier.write_text("an earlier result\n")
+    with pytest.raises(FileExistsError, match="--force replaces it"):
+        analyze_bag(bag, tmp_path / "out", csv_path=earlier, analyze=_bright_region_analyzer, progress=False)
+    assert earlier.read_text() == "an earlier result\n" and not (tmp_path / "out").exists()
+    storage = next(path for path in bag.iterdir() if path.name != "metadata.yaml")
+    with pytest.raises(ValueError, match="is part of the input bag"):
+        analyze_bag(bag, tmp_path / "out", csv_path=storage, analyze=_bright_region_analyzer, progress=False)
+    with Reader(bag) as reader:
+        assert reader.message_count == 4  # the input is whole
+
+    with caplog.at_level("WARNING"):
+        summary = analyze_bag(bag, tmp_path / "out", csv_path=earlier, analyze=_bright_region_analyzer,
+                              progress=False, force=True)
+    assert (summary.images, summary.faces, summary.skipped) == (2, 2, 1)
+    assert f"/image_raw at {START_NS + STEP_NS} ns: unsupported image encoding '16UC1'" in caplog.text
+    assert f"/image_raw at log time {START_NS + 3 * STEP_NS} ns: not a readable sensor_msgs/msg/Image" in caplog.text
+    with earlier.open(newline="") as file:
+        assert [int(row["stamp_ns"]) for row in csv.DictReader(file)] == [START_NS, START_NS + 2 * STEP_NS]

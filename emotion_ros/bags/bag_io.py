@@ -24,7 +24,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from tqdm import tqdm
 
 from ..classes import CLASSES
-from ..paths import PACKAGE_DIR
+from ..paths import PACKAGE_DIR, atomic_output
 from ..vision.images import IMAGE_SUFFIXES, image_fields, image_from_msg, read_photo
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class AnalyzeSummary:
     topics: dict  # image topic -> emotions topic
     images: int
     faces: int
+    skipped: int = 0  # images that could not be read
 
 
 def _msg_dir():
@@ -276,11 +277,16 @@ def _raw_messages(reader, connections, bag_path):
 
 
 def _deserialized(reader, connections, bag_path):
-    """Yields (topic, log time ns, message)."""
+    """Yields (topic, log time ns, message); a message that does not deserialize (garbage bytes) is logged
+    with its topic and time and skipped, the next one read."""
     store = typestore()
     for connection, log_time, raw in _raw_messages(reader, connections, bag_path):
-        with _bag_errors(bag_path):
+        try:
             msg = store.deserialize_cdr(raw, connection.msgtype)
+        except Exception as err:  # rosbags raises many kinds for bytes that are not the type's CDR
+            log.warning("%s, %s at log time %d ns: not a readable %s (%s); skipped", bag_path, connection.topic,
+                        log_time, connection.msgtype, err)
+            continue
         yield connection.topic, log_time, msg
 
 
@@ -348,19 +354,23 @@ def _csv_rows(msg, image_index, topic):
 
 @contextlib.contextmanager
 def _csv_table(csv_path):
-    """Yields a csv writer, or None without a path; a failed run removes its partial table."""
+    """Yields a csv writer, or None without a path; the table appears whole when the run ends, or not at all."""
     if csv_path is None:
         yield None
         return
-    csv_path = Path(csv_path)
-    try:
-        with csv_path.open("w", newline="") as file:
-            table = csv.writer(file)
-            table.writerow(CSV_COLUMNS)
-            yield table
-    except BaseException:
-        csv_path.unlink(missing_ok=True)
-        raise
+    with atomic_output(csv_path) as temporary, temporary.open("w", newline="") as file:
+        table = csv.writer(file)
+        table.writerow(CSV_COLUMNS)
+        yield table
+
+
+def _check_new_output(path, bag_path, force=False):
+    """Refuse an output inside or equal to the input bag, or one that exists (unless `force`)."""
+    path, bag = Path(path).resolve(), Path(bag_path).resolve()
+    if path == bag or bag in path.parents:
+        raise ValueError(f"{path} is part of the input bag {bag_path}: choose another output")
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists already; not overwriting it (--force replaces it)")
 
 
 def _output_topics(connections):
@@ -376,17 +386,20 @@ def _output_topics(connections):
 
 
 def analyze_bag(bag_path, out_bag_path, csv_path=None, analyze=None, topic=None, progress=True,
-                storage="mcap"):
+                storage="mcap", force=False):
     """Runs the photo pipeline on every image of a bag, offline, with the stream's stamps and frames.
 
     `analyze(image_bgr) -> list[FaceEmotion]` defaults to emotion_ros.pipeline.analyze_image. The new bag
     holds only the EmotionArray results, each written at its image's bag time on `emotions_topic()` of
-    its image topic; play it together with the input bag to see both.
+    its image topic; play it together with the input bag to see both. An image that cannot be read is
+    logged with its topic and stamp and skipped (counted in the summary); the others are analysed. An
+    existing CSV file is replaced only with `force`; the bag is never.
     """
-    if Path(out_bag_path).exists():
-        raise FileExistsError(f"{out_bag_path} exists already; not overwriting it")
+    _check_new_output(out_bag_path, bag_path)
+    if csv_path is not None:
+        _check_new_output(csv_path, bag_path, force)
     store = typestore()
-    images = faces = 0
+    images = faces = skipped = 0
     with _open_images(bag_path, topic) as (connections, messages):
         outputs = _output_topics(connections)
         if analyze is None:  # imported only now: loading the model is slow, a wrong path should fail first
@@ -397,7 +410,14 @@ def analyze_bag(bag_path, out_bag_path, csv_path=None, analyze=None, topic=None,
             out_connections = {image_topic: writer.add_connection(output, EMOTIONS_TYPE, typestore=store)
                                for image_topic, output in outputs.items()}
             for image_topic, log_time, msg in messages:
-                results = analyze(_decode(msg, bag_path, image_topic))
+                try:
+                    image = _decode(msg, bag_path, image_topic)
+                except ValueError as err:
+                    log.warning("%s; skipped", err)
+                    skipped += 1
+                    bar.update()
+                    continue
+                results = analyze(image)
                 out = emotions_to_msg(results, stamp_to_ns(msg.header.stamp), msg.header.frame_id)
                 writer.write(out_connections[image_topic], log_time, store.serialize_cdr(out, EMOTIONS_TYPE))
                 if table is not None:
@@ -407,4 +427,4 @@ def analyze_bag(bag_path, out_bag_path, csv_path=None, analyze=None, topic=None,
                 bar.update()
     csv_path = None if csv_path is None else Path(csv_path)
     return AnalyzeSummary(out_bag_path=Path(out_bag_path), csv_path=csv_path, topics=outputs, images=images,
-                          faces=faces)
+                          faces=faces, skipped=skipped)

@@ -68,11 +68,13 @@ def _analyze(args):
 
         summary = bag_io.analyze_bag(args.bag, args.output, csv_path=args.csv,
                                    analyze=functools.partial(analyze_image, detector=args.detector),
-                                   topic=args.topic, progress=not args.no_progress, storage=args.format)
+                                   topic=args.topic, progress=not args.no_progress, storage=args.format,
+                                   force=args.force)
     except (OSError, ValueError, ImportError) as err:
         _fail("analyze", err)
     topics = ", ".join(f"{image} -> {emotions}" for image, emotions in summary.topics.items())
-    print(f"analyzed {summary.images} images, {summary.faces} faces: {summary.out_bag_path} ({topics})")
+    skipped = f", {summary.skipped} unreadable image(s) skipped" if summary.skipped else ""
+    print(f"analyzed {summary.images} images, {summary.faces} faces{skipped}: {summary.out_bag_path} ({topics})")
     if summary.csv_path is not None:
         print(f"one row per face: {summary.csv_path}")
 
@@ -87,8 +89,8 @@ def add_analyze_parser(commands):
     parser.add_argument("bag", metavar="BAG", help="input bag directory (or a single .mcap/.db3 file)")
     parser.add_argument("-o", "--output", metavar="OUT", required=True,
                         help="bag directory to create for the results; must not exist")
-    parser.add_argument("--csv", metavar="FILE",
-                        help="also write one CSV row per face (overwritten if present)")
+    parser.add_argument("--csv", metavar="FILE", help="also write one CSV row per face")
+    parser.add_argument("--force", action="store_true", help="replace an existing CSV file")
     parser.add_argument("--detector", choices=PHOTO_DETECTORS, default="blazeface",
                         help="face detector (default blazeface; mtcnn needs TensorFlow; haar misses turned faces)")
     parser.add_argument("--topic", metavar="T", help="image topic to analyze (default: every image topic)")
