@@ -476,3 +476,27 @@ def test_time_budget_schedule_warms_up_then_decays_to_the_deadline():
         rate = timed.learning_rate(epoch)
     assert rate == pytest.approx(1.0)  # the cosine starts at the peak, whatever the clock
     assert timed.finished(WARMUP_EPOCHS)  # the deadline has passed
+
+
+def test_export_never_replaces_a_model_unasked_nor_through_a_link_and_checks_the_network(tmp_path):
+    keras = pytest.importorskip("keras")
+    from emotion_ros.model import training
+
+    shipped = MODEL_PATH.with_suffix(".keras")
+    existing = tmp_path / "out"
+    existing.mkdir()
+    (existing / "emotion_cnn.tflite").write_bytes(b"an earlier model")
+    with pytest.raises(FileExistsError, match="--force replaces it"):
+        training.export_model(shipped, existing)
+    assert (existing / "emotion_cnn.tflite").read_bytes() == b"an earlier model"
+    linked = tmp_path / "install"
+    linked.mkdir()
+    (linked / "emotion_cnn.keras").symlink_to(shipped)  # as colcon --symlink-install lays out a package
+    with pytest.raises(ValueError, match="is a link"):
+        training.export_model(shipped, linked, force=True)
+    inputs = keras.Input((32, 32, 1))
+    small = keras.Model(inputs, keras.layers.Dense(7)(keras.layers.Flatten()(inputs)), name="emotion_cnn")
+    small.save(tmp_path / "small.keras")
+    with pytest.raises(ValueError, match="not a 48x48x1 face to the 7 classes"):
+        training.export_model(tmp_path / "small.keras", tmp_path / "new")
+    assert not (tmp_path / "new").exists()

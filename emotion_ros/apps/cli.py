@@ -390,7 +390,7 @@ def add_train_gpu_parser(subparsers):
 def run_export(args):
     from ..model.training import export_model
 
-    print(f"wrote {export_model(args.model, args.out_dir, quantize=not args.float32, name=args.name)}")
+    print(f"wrote {export_model(args.model, args.out_dir, not args.float32, args.name, args.force)}")
     return 0
 
 
@@ -409,6 +409,7 @@ def add_export_parser(subparsers):
                         help="file name without suffix (default: %(default)s, the stream's model; "
                              f"{', '.join(path.stem for path in ENSEMBLE_MODEL_PATHS)}: the photos' ensemble)")
     parser.add_argument("--float32", action="store_true", help="keep the LiteRT weights in float32")
+    parser.add_argument("--force", action="store_true", help="replace existing files (the shipped model, say)")
     parser.set_defaults(run=run_export)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..classes import CLASSES
+from ..paths import atomic_output
 from ..vision.classifier import FACE_SIZE
 from .datasets import load_dataset
 from .degradations import jpeg_faces
@@ -345,28 +346,42 @@ def plot_curves(history_path, png_path=None):
     plt.close(figure)
 
 
-def export_model(keras_path, out_dir, quantize=True, name="emotion_cnn"):
+def export_model(keras_path, out_dir, quantize=True, name="emotion_cnn", force=False):
     """Write `<name>.keras` (weights only, no optimizer) and `<name>.tflite` for LiteRT.
 
     `quantize` stores the LiteRT weights as int8 (dynamic-range quantization: activations stay float): on
-    PublicTest the same accuracy as float32 and 3.7 times the speed at batch 1 (docs/MODEL.md).
+    PublicTest the same accuracy as float32 and 3.7 times the speed at batch 1 (docs/MODEL.md). The network
+    must take 48x48x1 faces and give the seven classes' scores. Existing files are replaced only with
+    `force`, and never through a link (a colcon --symlink-install tree points into the sources); each file
+    appears whole, or not at all.
     """
     import tempfile
 
     import keras
     import tensorflow as tf
 
+    out_dir = Path(out_dir)
+    targets = [out_dir / f"{name}.keras", out_dir / f"{name}.tflite"]
+    for target in targets:
+        if target.is_symlink() or out_dir.is_symlink():
+            raise ValueError(f"{target} is a link (into {target.resolve().parent}): export to that folder itself")
+        if target.exists() and not force:
+            raise FileExistsError(f"{target} exists: --force replaces it")
     trained = network_of(load_checkpoint(keras_path, compile=False))
+    expected = ((None, FACE_SIZE, FACE_SIZE, 1), (None, len(CLASSES)))
+    if (tuple(trained.input_shape), tuple(trained.output_shape)) != expected:
+        raise ValueError(f"{keras_path}: the network maps {trained.input_shape} to {trained.output_shape}, not a "
+                         f"48x48x1 face to the {len(CLASSES)} classes' scores")
     model = keras.Model.from_config(trained.get_config())
     model.set_weights(trained.get_weights())
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save(out_dir / f"{name}.keras")
     with tempfile.TemporaryDirectory() as saved_model_dir:
         model.export(saved_model_dir, format="tf_saved_model", verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
         if quantize:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         tflite = converter.convert()
-    (out_dir / f"{name}.tflite").write_bytes(tflite)
-    return out_dir / f"{name}.tflite"
+    with atomic_output(targets[0]) as keras_file:
+        model.save(keras_file)
+    with atomic_output(targets[1]) as tflite_file:
+        tflite_file.write_bytes(tflite)
+    return targets[1]
