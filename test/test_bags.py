@@ -390,3 +390,15 @@ def test_a_bad_frame_is_skipped_with_its_topic_and_stamp_and_no_earlier_result_i
     assert f"/image_raw at log time {START_NS + 3 * STEP_NS} ns: not a readable sensor_msgs/msg/Image" in caplog.text
     with earlier.open(newline="") as file:
         assert [int(row["stamp_ns"]) for row in csv.DictReader(file)] == [START_NS, START_NS + 2 * STEP_NS]
+
+
+@pytest.mark.parametrize("mode", ["file", "message"])
+def test_compressed_bags_are_refused_before_anything_is_decompressed(photo_dir, tmp_path, mode):
+    bag = _record(photo_dir, tmp_path, "mcap").bag_path
+    metadata = bag / "metadata.yaml"
+    metadata.write_text(re.sub(r"compression_mode: .*", f"compression_mode: {mode.upper()}", metadata.read_text()))
+    with pytest.raises(BagError, match=f"is compressed \\(compression_mode: {mode.upper()}\\).*ros2 bag convert"):
+        list(read_images(bag))
+    with pytest.raises(BagError, match="is compressed"):
+        analyze_bag(bag, tmp_path / "out", analyze=_bright_region_analyzer, progress=False)
+    assert not (tmp_path / "out").exists()

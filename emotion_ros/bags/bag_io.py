@@ -10,6 +10,7 @@ import functools
 import itertools
 import logging
 import mmap
+import re
 import shutil
 import struct
 import time
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 BAG_VERSION = 9
 IMAGE_TYPE = "sensor_msgs/msg/Image"
+# A bag's metadata.yaml is a few kilobytes.
+MAX_METADATA_BYTES = 1 << 20
 EMOTIONS_TYPE = "emotion_ros/msg/EmotionArray"
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 
@@ -290,11 +293,27 @@ def _deserialized(reader, connections, bag_path):
         yield connection.topic, log_time, msg
 
 
+def _check_uncompressed(bag_path):
+    """Refuse a compressed bag before rosbags opens it: it would decompress a whole file into the temporary
+    folder (or each message into memory) with no bound, and a few kilobytes of zstd can expand to gigabytes."""
+    metadata = Path(bag_path) / "metadata.yaml"
+    if not metadata.is_file():
+        return
+    if metadata.stat().st_size > MAX_METADATA_BYTES:
+        raise BagError(f"{metadata} is {metadata.stat().st_size} bytes, too large for a bag's metadata")
+    text = metadata.read_text(errors="replace")
+    mode = re.search(r"^\s*compression_mode:\s*['\"]?(\w*)", text, re.M)
+    if mode and mode.group(1).lower() not in ("", "none"):
+        raise BagError(f"{bag_path} is compressed (compression_mode: {mode.group(1)}), which is not read here: "
+                       "`ros2 bag convert` writes an uncompressed copy")
+
+
 @contextlib.contextmanager
 def _open_reader(bag_path):
     bag_path = Path(bag_path)
     if not bag_path.exists():
         raise BagError(f"{bag_path} does not exist")
+    _check_uncompressed(bag_path)
     with _bag_errors(bag_path):
         reader = Reader(bag_path)
         reader.open()
