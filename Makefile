@@ -25,7 +25,7 @@ JAZZY_ENV := . $(JAZZY_VENV)/bin/activate && export CMAKE_PREFIX_PATH=$(JAZZY_VE
 	&& export AMENT_PREFIX_PATH=$$AMENT_PREFIX_PATH:$(JAZZY_VENV_ABS)
 JAZZY_TESTS := test/test_nodes.py test/test_faults.py test/test_bag_play.py test/test_soak.py test/test_package.py
 
-.PHONY: setup system-packages demo test test-jazzy bench clean
+.PHONY: setup system-packages demo test test-jazzy bench reliability clean
 
 setup: system-packages $(BUILD_STAMP)
 
@@ -88,6 +88,10 @@ $(JAZZY_BUILD_STAMP): $(JAZZY_DEPS_STAMP) $(BUILD_STAMP)
 # The `fer` package (requirements-peers.txt) is measured beside ours.
 bench: setup
 	$(ROS_ENV) && emotion-ros bench
+
+# The hostile-input suite, one case per process: verdict, time and peak memory (docs/RELIABILITY.md).
+reliability: setup
+	$(ROS_ENV) && python tools/reliability_table.py
 
 clean:
 	rm -rf build install log out build-jazzy install-jazzy log-jazzy
