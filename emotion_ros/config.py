@@ -42,13 +42,19 @@ def load_params(*paths):
     return merged
 
 
-def read_params_file(path):
-    """{node name or EVERY_NODE: {parameter: value}} of one parameter file, its keys as `load_params` reads them."""
+def check_params_file(path):
+    """`path` as a Path if it is a parameter file of at most MAX_PARAMS_FILE_BYTES."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"parameter file not found: {path}")
     if path.stat().st_size > MAX_PARAMS_FILE_BYTES:
         raise ValueError(f"{path}: {path.stat().st_size} bytes, more than a parameter file's {MAX_PARAMS_FILE_BYTES}")
+    return path
+
+
+def read_params_file(path):
+    """{node name or EVERY_NODE: {parameter: value}} of one parameter file, its keys as `load_params` reads them."""
+    path = check_params_file(path)
     with open(path) as handle:
         try:
             document = yaml.safe_load(handle) or {}

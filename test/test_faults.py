@@ -29,7 +29,7 @@ def run_node(module, *ros_args, timeout=60):
     ("camera_node", ["-p", "fps:=-5.0"], "parameter fps of camera_node must be between 0.01 and 240.0, not -5.0"),
     ("camera_node", ["-p", "source:=/no/such/folder"], "source '/no/such/folder' is neither a camera index"),
     ("emotion_classifier_node", ["-p", "image_cache_size:=-1"],
-     "parameter image_cache_size of emotion_classifier_node must be between 1 and 1000, not -1"),
+     "parameter image_cache_size of emotion_classifier_node must be between 1 and 100, not -1"),
     ("emotion_classifier_node", ["-p", "face_margin:=.inf"],
      "parameter face_margin of emotion_classifier_node must be a finite number, not inf"),
     ("social_response_node", ["-p", "language:=de"],
@@ -143,3 +143,16 @@ def test_bringup_quiet_prints_only_the_heads_emoji_and_questions(tmp_path):
     assert not any(line.startswith("image ") or line.startswith("  face_") for line in lines), lines
     assert any(line.startswith("  emoji ") for line in lines) and any("question:" in line for line in lines)
     assert "done: 1 image(s) sent, 1 emotion array(s) received" in result.stdout
+
+
+def test_a_node_names_the_parameter_file_of_a_wrong_value_and_refuses_a_huge_file_before_rcl(tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("social_response_node:\n  ros__parameters:\n    dwell_time: soon\n")
+    result = run_node("social_response_node", "--params-file", str(mine))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"dwell_time of social_response_node must be a number, not 'soon' (a string) (parameter files: {mine})" \
+        in result.stderr
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("face_detection_node:\n  ros__parameters:\n" + "".join(f"    k{i}: {i}\n" for i in range(90_000)))
+    result = run_node("face_detection_node", "--params-file", str(huge), timeout=30)
+    assert result.returncode == 1 and "more than a parameter file's 1048576" in result.stderr

@@ -18,7 +18,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
 
-from ..config import node_params
+from ..config import check_params_file, node_params
 from ..msg import Face
 from ..paths import config_path
 from ..vision.boxes import Detection
@@ -342,6 +342,11 @@ class NodeHealth:
         self.publisher.publish(array)
 
 
+def params_files_in(arguments):
+    """The files after each --params-file of a ROS command line."""
+    return [path for flag, path in zip(arguments, arguments[1:]) if flag == "--params-file"]
+
+
 def spin_node(node_class, args=None):
     """The `main()` of every node executable: init, spin until Ctrl-C or shutdown, clean up.
 
@@ -349,12 +354,19 @@ def spin_node(node_class, args=None):
     problem and status 1, not a traceback.
     """
     use_shipped_dds_profile()
+    files = params_files_in(sys.argv if args is None else args)
+    try:
+        for path in files:  # rcl would parse any size of file, for minutes, before SIGINT is heard
+            check_params_file(path)
+    except (ValueError, OSError) as error:
+        sys.exit(f"{node_class.__name__}: {error}")
     rclpy.init(args=args)
     try:
         node = node_class()
     except (ValueError, OSError) as error:
         rclpy.try_shutdown()
-        sys.exit(f"{node_class.__name__}: {error}")
+        given = f" (parameter files: {', '.join(files)})" if files else ""
+        sys.exit(f"{node_class.__name__}: {error}{given}")
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):

@@ -54,7 +54,7 @@ PARAMETERS = {
 }
 CHECKS = {
     "face_margin": between(0.0, 1.0),
-    "image_cache_size": between(1, 1000),
+    "image_cache_size": between(1, 100),
     "smoothing_time_constant": between(0.0, 60.0),
     "switch_margin": between(0.0, 1.0),
     "max_faces": between(1, 1000),
