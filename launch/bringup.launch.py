@@ -7,6 +7,7 @@
     ros2 launch emotion_ros bringup.launch.py use_camera:=false image_topic:=/camera/color/image_raw
     ros2 launch emotion_ros bringup.launch.py namespace:=head   # /head/emotions, /head/emoji, ...
     ros2 launch emotion_ros bringup.launch.py speak:=true       # the questions said aloud (espeak-ng)
+    ros2 launch emotion_ros bringup.launch.py autostart:=false  # detector and classifier left unconfigured
 
 The parameter file is read here and given to each node as its own parameters, so a file written for the plain
 node names (`face_detection_node:`) applies under any namespace; a section that names no node is warned about.
@@ -37,6 +38,7 @@ def launch_nodes(context, default_params):
     respawn = LaunchConfiguration("respawn").perform(context).lower() in ("true", "1", "yes")
     respawn_delay = float(LaunchConfiguration("respawn_delay").perform(context))
     speak = LaunchConfiguration("speak").perform(context).lower() in ("true", "1", "yes")
+    autostart = LaunchConfiguration("autostart").perform(context).lower() in ("true", "1", "yes")
     for executable in NODE_EXECUTABLES:
         values = node_params(executable, *user_files)
         if executable == "speech_node":
@@ -48,6 +50,8 @@ def launch_nodes(context, default_params):
         # Text stays text: launch_ros would read a string such as "0" or "" as YAML and change its type.
         parameters = {name: ParameterValue(value, value_type=str) if isinstance(value, str) else value
                       for name, value in values.items()}
+        if executable in ("face_detection_node", "emotion_classifier_node"):  # lifecycle nodes
+            parameters["autostart"] = autostart
         if executable == "camera_node":
             if LaunchConfiguration("use_camera").perform(context).lower() not in ("true", "1", "yes"):
                 continue
@@ -77,6 +81,9 @@ def generate_launch_description():
                               description="namespace of the four nodes and their topics, for several instances"),
         DeclareLaunchArgument("speak", default_value="false",
                               description="also start speech_node: the head's questions said aloud with espeak-ng"),
+        DeclareLaunchArgument("autostart", default_value="true",
+                              description="bring the lifecycle nodes (face detection, emotion classifier) to active; "
+                                          "false leaves them unconfigured for your lifecycle manager"),
         DeclareLaunchArgument("respawn", default_value="true", description="start a node again when it dies"),
         DeclareLaunchArgument("respawn_delay", default_value="2.0",
                               description="seconds before a dead node is started again"),

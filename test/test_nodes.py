@@ -8,6 +8,7 @@ import pytest
 rclpy = pytest.importorskip("rclpy")
 pytest.importorskip("emotion_ros.msg", reason="messages are built by colcon (make setup)")
 
+from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
@@ -135,7 +136,7 @@ def test_classifier_skips_bad_pairs_and_classifies_the_next_good_one(executor):
     height, width = good.shape[:2]
     inside = Face(face_id="face_0", roi=RegionOfInterest(x_offset=100, y_offset=100, width=200, height=250))
     outside = Face(face_id="face_0", roi=RegionOfInterest(x_offset=width + 10, y_offset=0, width=50, height=50))
-    wrong_encoding, short_data = bad_images(good)
+    wrong_encoding, short_data, *_ = bad_images(good)
     pairs = [
         (image_msg(good, header(4.0)), FaceArray(header=header(4.0), faces=[outside, inside])),
         (wrong_encoding, FaceArray(header=wrong_encoding.header, faces=[inside])),
@@ -588,3 +589,67 @@ def test_the_example_subscriber_of_the_messages_doc_reads_real_emotion_arrays(ex
         out, err = listener.communicate(timeout=30)
     assert out.splitlines()[0] == "face_3 looks happy (70%, happy 70%) at x=140 in test_camera"
     assert listener.returncode == 0, err
+
+
+def test_lifecycle_and_the_enable_service_pause_and_resume_detection(executor):
+    """What a robot's lifecycle manager and a behaviour do, through the nodes' own services: configure loads
+    the detector, only an active node takes images, deactivating keeps the detector, `~/enable` pauses."""
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState, GetState
+    from std_srvs.srv import SetBool
+
+    recorder = Recorder()
+    detector = FaceDetectionNode(parameter_overrides=[Parameter("detector", value="haar"),
+                                                      Parameter("autostart", value=False)])
+    manager = Node("lifecycle_manager")
+    change = manager.create_client(ChangeState, "/face_detection_node/change_state")
+    get_state = manager.create_client(GetState, "/face_detection_node/get_state")
+    enable = manager.create_client(SetBool, "/face_detection_node/enable")
+    start(executor, recorder, detector, manager)
+    assert spin_until(executor, lambda: change.service_is_ready() and enable.service_is_ready(), 10.0)
+
+    def call(client, request):
+        future = client.call_async(request)
+        assert spin_until(executor, future.done, 10.0)
+        return future.result()
+
+    def transition(transition_id):
+        assert call(change, ChangeState.Request(transition=Transition(id=transition_id))).success
+
+    def state():
+        return call(get_state, GetState.Request()).current_state.label
+
+    frame, stamps = cv2.imread(str(GROUP_PHOTO)), iter(range(600, 700))
+
+    def detected():
+        """Whether a frame sent now gets its faces published."""
+        sec = next(stamps)
+        recorder.image_publisher.publish(image_msg(frame, header(sec)))
+        return spin_until(executor, lambda: (sec, 0) in recorder.stamps("faces"), 3.0)
+
+    assert state() == "unconfigured" and detector.detector is None and not detected()
+    transition(Transition.TRANSITION_CONFIGURE)
+    loaded = detector.detector
+    assert state() == "inactive" and loaded is not None and not detected()
+    transition(Transition.TRANSITION_ACTIVATE)
+    assert state() == "active" and detected()
+    transition(Transition.TRANSITION_DEACTIVATE)
+    assert state() == "inactive" and not detected() and detector.detector is loaded  # kept, not reloaded
+    transition(Transition.TRANSITION_ACTIVATE)
+    assert detected()
+    assert call(enable, SetBool.Request(data=False)).message == "face detection off"
+    assert not detected() and not detected()
+    call(enable, SetBool.Request(data=True))
+    assert detected()  # the next frame
+
+
+def test_the_classifier_is_a_lifecycle_node_that_keeps_its_model_when_deactivated(executor):
+    classifier = EmotionClassifierNode(parameter_overrides=[Parameter("autostart", value=False)])
+    start(executor, classifier)
+    assert classifier.classifier is None and classifier.health.state == "unconfigured"
+    assert classifier.trigger_configure() == classifier.trigger_activate() == TransitionCallbackReturn.SUCCESS
+    model = classifier.classifier
+    assert classifier.image_subscription is not None and classifier.health.state == ""
+    assert classifier.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+    assert classifier.image_subscription is None and classifier.classifier is model
+    assert classifier.health.state == "inactive"

@@ -64,8 +64,8 @@ def test_launch_file_starts_the_four_executables_with_the_same_yaml():
     assert {"NODE_EXECUTABLES", "node_params", "unknown_node_names"} <= imports
     arguments = [node.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Call)
                  and getattr(node.func, "id", "") == "DeclareLaunchArgument"]
-    assert arguments == ["source", "params_file", "use_camera", "image_topic", "namespace", "speak", "respawn",
-                         "respawn_delay"]
+    assert arguments == ["source", "params_file", "use_camera", "image_topic", "namespace", "speak", "autostart",
+                         "respawn", "respawn_delay"]
     assert '"config", "params.yaml"' in source
     try:
         from launch import LaunchContext, LaunchDescription  # the repository's launch/ directory is no such package

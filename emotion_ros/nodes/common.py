@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
@@ -270,6 +271,28 @@ class StampGapCounter:
         return missed
 
 
+AUTOSTART_DESCRIPTION = ("configure and activate at start (the model or detector loads, images are processed); "
+                         "false leaves the node unconfigured for a lifecycle manager (ros2 lifecycle set)")
+
+
+def start_lifecycle(node):
+    """With the node's `autostart` parameter, configure and activate it now; a failed transition raises a
+    ValueError with its reason (one line at start). Without, the node waits, unconfigured."""
+    if not node.params.autostart:
+        node.get_logger().info("unconfigured, waiting for a lifecycle manager (autostart: false)")
+        return
+    for transition in (node.trigger_configure, node.trigger_activate):
+        if transition() != TransitionCallbackReturn.SUCCESS:
+            raise ValueError(node.lifecycle_error or f"{transition.__name__} failed")
+
+
+def refused_transition(node, error):
+    """Log why a lifecycle transition cannot be made and refuse it (the node stays where it was)."""
+    node.lifecycle_error = str(error)
+    node.get_logger().error(node.lifecycle_error)
+    return TransitionCallbackReturn.FAILURE
+
+
 class NodeHealth:
     """What a node reports on /diagnostics once a second, for a robot's monitoring: input and output rates,
     processing latency, images skipped as bad and missing between the received ones, the last error, and
@@ -280,6 +303,7 @@ class NodeHealth:
 
     def __init__(self, node, details=None, expects_input=True):
         self.node, self.details, self.expects_input = node, dict(details or {}), expects_input
+        self.state = ""  # a lifecycle node's state when it is not active, or "disabled": reported as such
         self.received = self.published = self.skipped = self.missing = 0
         self.latencies = deque(maxlen=200)
         self.started = self.last_input = time.monotonic()
@@ -313,6 +337,8 @@ class NodeHealth:
         silent = now - self.last_input
         if self.error:
             level, message = DiagnosticStatus.ERROR, self.error
+        elif self.state:  # paused on purpose: no input is expected
+            level, message = DiagnosticStatus.OK, self.state
         elif self.expects_input and silent > self.NO_INPUT_WARNING:
             level, message = DiagnosticStatus.WARN, f"no input for {silent:.0f} s"
         elif self.problem:

@@ -1,9 +1,13 @@
-"""emotion_classifier_node: pairs each face array with its image by stamp, publishes `emotions`."""
+"""emotion_classifier_node: pairs each face array with its image by stamp, publishes `emotions`.
+
+A lifecycle node: the emotion model loads on configure, images and face arrays are taken while active
+(the subscriptions exist only then); deactivating keeps the loaded model.
+"""
 
 import time
 from collections import OrderedDict
 
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from sensor_msgs.msg import Image
 
 from ..classes import CLASSES
@@ -16,20 +20,23 @@ from ..vision.pipeline import face_crop, face_emotions
 from ..vision.smoothing import EmotionSmoother
 from ..vision.stream import smooth_faces
 from .common import (
+    AUTOSTART_DESCRIPTION,
     IMAGE_RELIABILITY_DESCRIPTION,
     IMAGE_TRANSPORT,
     IMAGE_TRANSPORT_DESCRIPTION,
     NodeHealth,
     between,
-    one_of,
     declare_parameters,
     detection_from_face,
     image_msg,
     image_qos,
     image_topic,
+    one_of,
+    refused_transition,
     roi_msg,
     spin_node,
     stamp_seconds,
+    start_lifecycle,
 )
 
 PARAMETERS = {
@@ -51,6 +58,7 @@ PARAMETERS = {
     "max_faces": "at most this many faces of a face array are classified, the largest first",
     "label_language": "language of the labels drawn on emotions/image: en or fr (set it like social_response_node's "
                       "language); the messages always carry the class names",
+    "autostart": AUTOSTART_DESCRIPTION,
 }
 CHECKS = {
     "face_margin": between(0.0, 1.0),
@@ -87,31 +95,76 @@ def emotion_msgs(faces):
     ]
 
 
-class EmotionClassifierNode(Node):
+class EmotionClassifierNode(LifecycleNode):
     def __init__(self, **kwargs):
         super().__init__("emotion_classifier_node", **kwargs)
         self.params = declare_parameters(self, "emotion_classifier_node", PARAMETERS, CHECKS, LIVE)
-        self.classifier = EmotionClassifier.shipped(self.params.ensemble, flip_tta=self.params.flip_tta,
-                                                    zoom_tta=self.params.zoom_tta)
+        self.classifier = self.smoother = self.publisher = self.annotated_publisher = None
+        self.image_subscription = self.faces_subscription = None
+        self.images = OrderedDict()  # stamp -> Image, oldest first, at most image_cache_size
+        self.pending_faces = OrderedDict()  # stamp -> FaceArray that came before its image
+        self.lifecycle_error = ""
+        self.health = NodeHealth(self, {"model": ""})
+        self.health.state = "unconfigured"
+        self.last_faces = time.monotonic()  # when the last FaceArray came
+        self.create_timer(1.0, self.check_detector)
+        self.add_post_set_parameters_callback(self.apply_parameters)
+        start_lifecycle(self)
+
+    def on_configure(self, state):
+        try:
+            self.classifier = EmotionClassifier.shipped(self.params.ensemble, flip_tta=self.params.flip_tta,
+                                                        zoom_tta=self.params.zoom_tta)
+        except (ValueError, OSError) as error:
+            return refused_transition(self, f"cannot load the emotion model: {error}")
         self.label_names = load_prompts(self.params.label_language).names
         self.smoother = None
         if self.params.smoothing_time_constant > 0:
             self.smoother = EmotionSmoother(self.params.smoothing_time_constant, self.params.switch_margin)
-        self.images = OrderedDict()  # stamp -> Image, oldest first, at most image_cache_size
-        self.pending_faces = OrderedDict()  # stamp -> FaceArray that came before its image
-        self.publisher = self.create_publisher(EmotionArray, "emotions", 10)
+        self.publisher = self.create_lifecycle_publisher(EmotionArray, "emotions", 10)
         # Reliable, newest only: image viewers that subscribe reliably receive it, best-effort ones too.
-        self.annotated_publisher = self.create_publisher(Image, "emotions/image", image_qos(reliable=True))
+        self.annotated_publisher = self.create_lifecycle_publisher(Image, "emotions/image", image_qos(reliable=True))
+        self.health.details["model"] = self.classifier.name
+        self.health.state = "inactive"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state):
         self.image_subscription = self.create_subscription(*image_topic(self, self.params.image_transport),
                                                            self.on_image, image_qos(self.params.reliable_images, depth=5))
-        self.create_subscription(FaceArray, "faces", self.on_faces, 10)
-        self.health = NodeHealth(self, {"model": self.classifier.name})
-        self.last_faces = time.monotonic()  # when the last FaceArray came
-        self.create_timer(1.0, self.check_detector)
-        self.add_post_set_parameters_callback(self.apply_parameters)
+        self.faces_subscription = self.create_subscription(FaceArray, "faces", self.on_faces, 10)
+        self.last_faces = time.monotonic()
+        self.health.state = ""
         self.get_logger().info(f"classifying faces with {self.classifier.name}")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state):
+        self.stop_subscriptions()
+        self.health.state = "inactive"
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state):
+        for publisher in (self.publisher, self.annotated_publisher):
+            self.destroy_lifecycle_publisher(publisher)
+        self.classifier = self.smoother = self.publisher = self.annotated_publisher = None
+        self.health.state = "unconfigured"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state):
+        self.stop_subscriptions()
+        self.health.state = "finalized"
+        return TransitionCallbackReturn.SUCCESS
+
+    def stop_subscriptions(self):
+        for subscription in (self.image_subscription, self.faces_subscription):
+            if subscription is not None:
+                self.destroy_subscription(subscription)
+        self.image_subscription = self.faces_subscription = None
+        self.images.clear()
+        self.pending_faces.clear()
 
     def apply_parameters(self, parameters):
+        if self.classifier is None:  # not configured: configure reads the parameters
+            return
         values = {parameter.name: parameter.value for parameter in parameters}
         if "flip_tta" in values:
             self.classifier.flip_tta = values["flip_tta"]
@@ -143,7 +196,7 @@ class EmotionClassifierNode(Node):
         """WARN on /diagnostics while images arrive but no FaceArray does: face_detection_node stopped or died."""
         now = time.monotonic()
         silent = now - self.last_faces
-        images_arrive = now - self.health.last_input < NodeHealth.NO_INPUT_WARNING
+        images_arrive = self.image_subscription is not None and now - self.health.last_input < NodeHealth.NO_INPUT_WARNING
         self.health.problem = (f"images arrive but no face array came for {silent:.0f} s: is face_detection_node "
                                "running?" if images_arrive and silent > NodeHealth.NO_INPUT_WARNING else "")
 

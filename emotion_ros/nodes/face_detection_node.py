@@ -1,9 +1,15 @@
-"""face_detection_node: finds the faces of the newest frame on `image_raw`, publishes them on `faces`."""
+"""face_detection_node: finds the faces of the newest frame on `image_raw`, publishes them on `faces`.
+
+A lifecycle node: the detector loads on configure, images are processed while active (the subscription
+exists only then, so an inactive node costs no CPU); `~/enable` (std_srvs/SetBool) pauses and resumes
+detection without a transition, as yolo_ros's enable does.
+"""
 
 import time
 
 import numpy as np
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
+from std_srvs.srv import SetBool
 
 from ..msg import FaceArray
 from ..vision.boxes import left_to_right
@@ -11,6 +17,7 @@ from ..vision.detectors import detect_faces, detector_from_params
 from ..vision.images import decode_image
 from ..vision.tracking import FaceTracker
 from .common import (
+    AUTOSTART_DESCRIPTION,
     IMAGE_RELIABILITY_DESCRIPTION,
     IMAGE_TRANSPORT,
     IMAGE_TRANSPORT_DESCRIPTION,
@@ -21,8 +28,10 @@ from .common import (
     face_msg,
     image_qos,
     image_topic,
+    refused_transition,
     spin_node,
     stamp_seconds,
+    start_lifecycle,
 )
 
 PARAMETERS = {
@@ -40,6 +49,7 @@ PARAMETERS = {
     "max_faces": "at most this many faces per image, the largest first, so that a crowd cannot stall the pipeline",
     "max_image_side": "images with a longer side than this (pixels) are searched on a scaled-down copy; boxes "
                       "stay in the image's pixels",
+    "autostart": AUTOSTART_DESCRIPTION,
 }
 CHECKS = {
     "min_face_size": between(1, 4096),
@@ -56,24 +66,71 @@ LIVE = ("min_face_size", "min_confidence", "max_faces", "max_image_side")  # the
 GAP_WARNING_PERIOD = 10.0
 
 
-class FaceDetectionNode(Node):
+class FaceDetectionNode(LifecycleNode):
     def __init__(self, **kwargs):
         super().__init__("face_detection_node", **kwargs)
         self.params = declare_parameters(self, "face_detection_node", PARAMETERS, CHECKS, LIVE)
-        self.detector = detector_from_params(vars(self.params))
-        if self.params.detector == "mtcnn":  # build TensorFlow's graphs now, not on the first frame
-            self.detector(np.full((120, 160, 3), 128, np.uint8))
+        self.detector = self.tracker = self.publisher = self.images = None
+        self.enabled = True
+        self.lifecycle_error = ""
+        self.health = NodeHealth(self, {"detector": self.params.detector})
+        self.health.state = "unconfigured"
+        self.create_service(SetBool, "~/enable", self.on_enable)
+        self.add_post_set_parameters_callback(self.apply_parameters)
+        start_lifecycle(self)
+
+    def on_configure(self, state):
+        try:
+            self.detector = detector_from_params(vars(self.params))
+            if self.params.detector == "mtcnn":  # build TensorFlow's graphs now, not on the first frame
+                self.detector(np.full((120, 160, 3), 128, np.uint8))
+        except (ValueError, OSError, ImportError) as error:
+            return refused_transition(self, f"cannot load the {self.params.detector} detector: {error}")
         self.tracker = FaceTracker(self.params.max_missed_seconds) if self.params.track_faces else None
         self.gaps = StampGapCounter()
         self.gap_warning = (time.monotonic(), 0)  # when the last warning was given, and the count then
-        self.publisher = self.create_publisher(FaceArray, "faces", 10)
+        self.publisher = self.create_lifecycle_publisher(FaceArray, "faces", 10)
+        self.health.state = "inactive"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state):
         self.images = self.create_subscription(*image_topic(self, self.params.image_transport), self.on_image,
                                                image_qos(self.params.reliable_images))
-        self.health = NodeHealth(self, {"detector": self.params.detector})
-        self.add_post_set_parameters_callback(self.apply_parameters)
-        self.get_logger().info(f"detecting faces with {self.params.detector}")
+        self.health.state = "" if self.enabled else "disabled (~/enable)"
+        self.get_logger().info(f"detecting faces with {self.params.detector} on {self.images.topic_name}")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state):
+        self.destroy_subscription(self.images)
+        self.images = None
+        self.health.state = "inactive"
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state):
+        self.destroy_lifecycle_publisher(self.publisher)
+        self.detector = self.tracker = self.publisher = None
+        self.health.state = "unconfigured"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state):
+        if self.images is not None:
+            self.destroy_subscription(self.images)
+            self.images = None
+        self.health.state = "finalized"
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_enable(self, request, response):
+        """Detection on or off; off publishes nothing, so the head goes idle. On takes the next frame."""
+        self.enabled = request.data
+        if self.images is not None:
+            self.health.state = "" if self.enabled else "disabled (~/enable)"
+        response.success, response.message = True, f"face detection {'on' if self.enabled else 'off'}"
+        self.get_logger().info(response.message)
+        return response
 
     def on_image(self, msg):
+        if not self.enabled:
+            return
         started = time.monotonic()
         self.health.input()
         self.check_gaps(stamp_seconds(msg.header))
@@ -96,7 +153,8 @@ class FaceDetectionNode(Node):
 
     def apply_parameters(self, parameters):
         for parameter in parameters:  # the detectors read their thresholds at every frame
-            if parameter.name in ("min_face_size", "min_confidence") and hasattr(self.detector, parameter.name):
+            if parameter.name in ("min_face_size", "min_confidence") and self.detector is not None \
+                    and hasattr(self.detector, parameter.name):
                 setattr(self.detector, parameter.name, parameter.value)
 
     def check_gaps(self, stamp):
