@@ -38,7 +38,8 @@ def run_node(module, *ros_args, timeout=60):
      "parameter dwell_time of social_response_node must be a number, not 'soon' (a string)"),
     ("social_response_node", ["-p", "emoji_image_size:=1000000000"],
      "parameter emoji_image_size of social_response_node must be between 16 and 1024, not 1000000000"),
-    ("face_detection_node", ["-p", "detect_every:=0"], "parameter detect_every of face_detection_node must be between 1"),
+    ("face_detection_node", ["-p", "detect_every:=0"],
+     "parameter detect_every of face_detection_node must be between 1"),
 ])
 def test_a_node_refuses_a_bad_start_with_one_line(module, ros_args, message):
     result = run_node(module, *ros_args)

@@ -129,8 +129,9 @@ class EmotionClassifierNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state):
-        self.image_subscription = self.create_subscription(*image_topic(self, self.params.image_transport),
-                                                           self.on_image, image_qos(self.params.reliable_images, depth=5))
+        images = image_topic(self, self.params.image_transport)
+        self.image_subscription = self.create_subscription(*images, self.on_image,
+                                                           image_qos(self.params.reliable_images, depth=5))
         self.faces_subscription = self.create_subscription(FaceArray, "faces", self.on_faces, 10)
         self.last_faces = time.monotonic()
         self.health.state = ""
@@ -196,7 +197,8 @@ class EmotionClassifierNode(LifecycleNode):
         """WARN on /diagnostics while images arrive but no FaceArray does: face_detection_node stopped or died."""
         now = time.monotonic()
         silent = now - self.last_faces
-        images_arrive = self.image_subscription is not None and now - self.health.last_input < NodeHealth.NO_INPUT_WARNING
+        images_arrive = (self.image_subscription is not None
+                         and now - self.health.last_input < NodeHealth.NO_INPUT_WARNING)
         self.health.problem = (f"images arrive but no face array came for {silent:.0f} s: is face_detection_node "
                                "running?" if images_arrive and silent > NodeHealth.NO_INPUT_WARNING else "")
 

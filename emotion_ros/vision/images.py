@@ -79,7 +79,8 @@ def encoded_size(data):
                 continue
             length = int.from_bytes(data[offset + 2 : offset + 4], "big")
             if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame: the size
-                return int.from_bytes(data[offset + 7 : offset + 9], "big"), int.from_bytes(data[offset + 5 : offset + 7], "big")
+                width, height = data[offset + 7 : offset + 9], data[offset + 5 : offset + 7]
+                return int.from_bytes(width, "big"), int.from_bytes(height, "big")
             offset += 2 + length
         raise ValueError("JPEG without a readable frame size in its first MiB")
     raise ValueError("neither JPEG nor PNG")
@@ -163,8 +164,9 @@ def image_fields(image_bgr):
 
 
 def read_photo(path, flags=cv2.IMREAD_COLOR):
-    """BGR uint8 of a photo file (gray kept gray with cv2.IMREAD_ANYCOLOR); ValueError naming the problem (unreadable, empty, a JPEG or PNG whose header
-    gives a size `check_frame_size` refuses, read before decoding, or bytes that do not decode)."""
+    """BGR uint8 of a photo file (gray kept gray with cv2.IMREAD_ANYCOLOR); ValueError naming the problem:
+    unreadable, empty, a JPEG or PNG whose header gives a size `check_frame_size` refuses (read before
+    decoding), or bytes that do not decode."""
     try:
         data = Path(path).read_bytes()
     except OSError as error:
