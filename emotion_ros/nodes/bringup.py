@@ -19,7 +19,7 @@ from std_msgs.msg import String
 
 from ..config import load_params, params_file
 from ..msg import EmotionArray
-from ..paths import config_path
+from ..paths import atomic_output, config_path
 from ..vision.images import image_from_msg
 from .camera_node import CameraNode
 from .common import LATCHED_QOS, stamp_seconds, use_shipped_dds_profile
@@ -81,7 +81,8 @@ class ResultsMonitor(Node):
         stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         photo = self.photo_names.get(stamp)
         name = f"{Path(photo).stem}_emotions.jpg" if photo else f"emotions_{stamp[0]}_{stamp[1]:09d}.jpg"
-        cv2.imwrite(str(self.out_dir / name), image_from_msg(msg))
+        with atomic_output(self.out_dir / name) as path:
+            cv2.imwrite(str(path), image_from_msg(msg))
 
 
 def make_nodes(source):
