@@ -35,14 +35,14 @@ def launch_nodes(context, default_params):
     user_files = [] if os.path.samefile(params_file, default_params) else [params_file]
     actions = [LogInfo(msg=f"{params_file}: no node is named {name!r} (the nodes: {', '.join(NODE_EXECUTABLES)})")
                for path in user_files for name in unknown_node_names(path)]
-    respawn = LaunchConfiguration("respawn").perform(context).lower() in ("true", "1", "yes")
+    def flag(name):
+        return LaunchConfiguration(name).perform(context).lower() in ("true", "1", "yes")
+
     respawn_delay = float(LaunchConfiguration("respawn_delay").perform(context))
-    speak = LaunchConfiguration("speak").perform(context).lower() in ("true", "1", "yes")
-    autostart = LaunchConfiguration("autostart").perform(context).lower() in ("true", "1", "yes")
     for executable in NODE_EXECUTABLES:
         values = node_params(executable, *user_files)
         if executable == "speech_node":
-            if not speak:
+            if not flag("speak"):
                 continue
             # the questions' language, unless the file gives the voice its own
             if not any("language" in read_params_file(path).get("speech_node", {}) for path in user_files):
@@ -51,16 +51,16 @@ def launch_nodes(context, default_params):
         parameters = {name: ParameterValue(value, value_type=str) if isinstance(value, str) else value
                       for name, value in values.items()}
         if executable in ("face_detection_node", "emotion_classifier_node"):  # lifecycle nodes
-            parameters["autostart"] = autostart
+            parameters["autostart"] = flag("autostart")
         if executable == "camera_node":
-            if LaunchConfiguration("use_camera").perform(context).lower() not in ("true", "1", "yes"):
+            if not flag("use_camera"):
                 continue
             # `source:=0` is camera 0, and a folder named 2024 stays a folder name
             parameters["source"] = ParameterValue(LaunchConfiguration("source"), value_type=str)
         actions.append(Node(package="emotion_ros", executable=executable, name=executable,
                             namespace=LaunchConfiguration("namespace"), parameters=[parameters],
                             remappings=[("image_raw", LaunchConfiguration("image_topic"))], output="screen",
-                            respawn=respawn, respawn_delay=respawn_delay))
+                            respawn=flag("respawn"), respawn_delay=respawn_delay))
     return actions
 
 
