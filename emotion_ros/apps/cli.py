@@ -41,7 +41,7 @@ def run_analyze(args):
         raise ValueError(f"--every must be 1 or more, not {args.every}")
     inputs = photos_to_analyze(args.photos, args.recursive)
     videos = [path for path in inputs if Path(path).suffix.lower() in VIDEO_SUFFIXES]
-    photos = [path for path in inputs if path not in videos]
+    photos = [path for path in inputs if Path(path).suffix.lower() not in VIDEO_SUFFIXES]
     out_dir = Path(args.out)
     used = set()
     stems = {path: out_dir / unique_stem(Path(path).stem, used) for path in inputs}
