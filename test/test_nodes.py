@@ -530,7 +530,7 @@ def test_nodes_report_their_health_on_diagnostics(executor, monkeypatch):
         return (mine[-1], {value.key: value.value for value in mine[-1].values}) if mine else (None, {})
 
     assert spin_until(executor, lambda: latest("face_detection_node")[0] is not None
-                      and latest("face_detection_node")[0].level == DiagnosticStatus.WARN, 10.0)
+                      and latest("face_detection_node")[0].level == DiagnosticStatus.STALE, 10.0)
     assert "no input for" in latest("face_detection_node")[0].message
     assert spin_until(executor, lambda: latest("camera_node")[0] is not None
                       and "cannot open camera /dev/video97" in latest("camera_node")[0].message, 10.0)
@@ -556,7 +556,7 @@ def test_nodes_report_their_health_on_diagnostics(executor, monkeypatch):
         spin_for(executor, 0.2)
     assert spin_until(executor, lambda: latest("emotion_classifier_node")[0] is not None
                       and "is face_detection_node running?" in latest("emotion_classifier_node")[0].message, 10.0)
-    assert latest("emotion_classifier_node")[0].level == DiagnosticStatus.WARN
+    assert latest("emotion_classifier_node")[0].level == DiagnosticStatus.STALE
 
 
 def test_the_example_subscriber_of_the_messages_doc_reads_real_emotion_arrays(executor, tmp_path):

@@ -276,5 +276,5 @@ def test_the_head_goes_idle_when_emotions_stop_and_diagnostics_say_so(head):
     assert spin_until(head.executor, lambda: head.recorder.emoji[-1:] == [happy])
     assert spin_until(head.executor, lambda: head.recorder.emoji[-1] == IDLE, 10.0)  # idle_timeout 1 s
     assert spin_until(head.executor, lambda: any(
-        status.name.endswith("social_response_node") and status.level == DiagnosticStatus.WARN
+        status.name.endswith("social_response_node") and status.level == DiagnosticStatus.STALE
         and "no input" in status.message for status in statuses), 15.0)

@@ -296,8 +296,9 @@ def refused_transition(node, error):
 class NodeHealth:
     """What a node reports on /diagnostics once a second, for a robot's monitoring: input and output rates,
     processing latency, images skipped as bad and missing between the received ones, the last error, and
-    `details` (detector, model). WARN after NO_INPUT_WARNING seconds without input (for nodes that
-    `expects_input`) or while `problem` is set; ERROR after `fail()`."""
+    `details` (detector, model). STALE after NO_INPUT_WARNING seconds without input (for nodes that
+    `expects_input`: the node upstream stopped or died) or while `stale` is set; WARN while `problem` is set;
+    ERROR after `fail()`."""
 
     NO_INPUT_WARNING = 5.0
 
@@ -307,7 +308,7 @@ class NodeHealth:
         self.received = self.published = self.skipped = self.missing = 0
         self.latencies = deque(maxlen=200)
         self.started = self.last_input = time.monotonic()
-        self.last_error = self.problem = self.error = ""
+        self.last_error = self.problem = self.stale = self.error = ""
         self._last_report = (self.started, 0, 0)
         self.publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.timer = node.create_timer(1.0, self.publish)
@@ -340,7 +341,9 @@ class NodeHealth:
         elif self.state:  # paused on purpose: no input is expected
             level, message = DiagnosticStatus.OK, self.state
         elif self.expects_input and silent > self.NO_INPUT_WARNING:
-            level, message = DiagnosticStatus.WARN, f"no input for {silent:.0f} s"
+            level, message = DiagnosticStatus.STALE, f"no input for {silent:.0f} s"
+        elif self.stale:
+            level, message = DiagnosticStatus.STALE, self.stale
         elif self.problem:
             level, message = DiagnosticStatus.WARN, self.problem
         else:

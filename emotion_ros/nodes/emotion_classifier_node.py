@@ -194,13 +194,13 @@ class EmotionClassifierNode(LifecycleNode):
             self.images.popitem(last=False)
 
     def check_detector(self):
-        """WARN on /diagnostics while images arrive but no FaceArray does: face_detection_node stopped or died."""
+        """STALE on /diagnostics while images arrive but no FaceArray does: face_detection_node stopped or died."""
         now = time.monotonic()
         silent = now - self.last_faces
         images_arrive = (self.image_subscription is not None
                          and now - self.health.last_input < NodeHealth.NO_INPUT_WARNING)
-        self.health.problem = (f"images arrive but no face array came for {silent:.0f} s: is face_detection_node "
-                               "running?" if images_arrive and silent > NodeHealth.NO_INPUT_WARNING else "")
+        self.health.stale = (f"images arrive but no face array came for {silent:.0f} s: is face_detection_node "
+                             "running?" if images_arrive and silent > NodeHealth.NO_INPUT_WARNING else "")
 
     def on_faces(self, msg):
         self.last_faces = time.monotonic()

@@ -79,7 +79,7 @@ class SocialResponseNode(Node):
         self.response_publisher = self.create_publisher(SocialResponse, "social_response", 10)
         self.emoji_images = {}  # emoji -> rendered BGR picture
         self.create_subscription(EmotionArray, "emotions", self.on_emotions, 10)
-        # WARN on /diagnostics when no EmotionArray came for a while (the classifier stopped or died)
+        # STALE on /diagnostics when no EmotionArray came for a while (the classifier stopped or died)
         self.health = NodeHealth(self)
         self.last_message = None  # (stamp in seconds, header, time.monotonic()) of the last EmotionArray
         self.create_timer(SILENCE_CHECK_PERIOD, self.check_silence)
