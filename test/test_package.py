@@ -80,7 +80,7 @@ def test_launch_file_starts_the_four_executables_with_the_same_yaml():
     for entity in description.entities:
         if hasattr(entity, "default_value"):
             context.launch_configurations[entity.name] = "".join(s.perform(context) for s in entity.default_value)
-    (opaque,) = [entity for entity in description.entities if not hasattr(entity, "default_value")]
+    (opaque,) = [entity for entity in description.entities if type(entity).__name__ == "OpaqueFunction"]
     nodes = opaque.execute(context)
     executables = [entity.node_executable for entity in nodes if hasattr(entity, "node_executable")]
     assert tuple(executables) == NODE_EXECUTABLES[:4]  # speech_node with speak:=true

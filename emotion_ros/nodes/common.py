@@ -65,11 +65,17 @@ DDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROF
 DDS_PROFILE = "fastdds_large_images.xml"
 
 
+def shipped_dds_profile_environment():
+    """{variable: path} that makes Fast DDS carry camera-size images between processes
+    (config/fastdds_large_images.xml says what was lost without it); empty when the user chose a profile."""
+    if any(os.environ.get(name) for name in DDS_PROFILE_VARIABLES):
+        return {}
+    return {_profile_variable(): str(config_path(DDS_PROFILE))}
+
+
 def use_shipped_dds_profile():
-    """Make Fast DDS carry camera-size images between processes (config/fastdds_large_images.xml says what
-    was lost without it), unless the user chose a profile. Call before rclpy.init()."""
-    if not any(os.environ.get(name) for name in DDS_PROFILE_VARIABLES):
-        os.environ[_profile_variable()] = str(config_path(DDS_PROFILE))
+    """The shipped Fast DDS profile for this process, unless the user chose one. Call before rclpy.init()."""
+    os.environ.update(shipped_dds_profile_environment())
 
 
 def _profile_variable():
