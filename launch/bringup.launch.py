@@ -90,7 +90,7 @@ def generate_launch_description():
         DeclareLaunchArgument("respawn_delay", default_value="2.0",
                               description="seconds before a dead node is started again"),
     ]
-    # Every process this launch starts (and any started after it in an including launch: a camera driver)
-    # carries camera-size images with the shipped Fast DDS profile, unless one is chosen already.
+    # Every process this launch starts carries camera-size images with the shipped Fast DDS profile, unless
+    # one is chosen already.
     profile = [SetEnvironmentVariable(name, value) for name, value in shipped_dds_profile_environment().items()]
     return LaunchDescription(arguments + profile + [OpaqueFunction(function=launch_nodes, args=[default_params])])
