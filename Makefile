@@ -23,7 +23,8 @@ JAZZY_BUILD_STAMP := install-jazzy/.colcon-built
 JAZZY_ENV := . $(JAZZY_VENV)/bin/activate && export CMAKE_PREFIX_PATH=$(JAZZY_VENV_ABS) \
 	AMENT_PREFIX_PATH=$(JAZZY_VENV_ABS) && . install-jazzy/setup.sh \
 	&& export AMENT_PREFIX_PATH=$$AMENT_PREFIX_PATH:$(JAZZY_VENV_ABS)
-JAZZY_TESTS := test/test_nodes.py test/test_faults.py test/test_bag_play.py test/test_soak.py test/test_package.py
+JAZZY_TESTS := test/test_nodes.py test/test_faults.py test/test_bag_play.py test/test_soak.py test/test_package.py \
+	test/test_social_node.py
 
 .PHONY: setup system-packages demo test test-jazzy bench reliability clean
 
