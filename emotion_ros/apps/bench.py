@@ -102,7 +102,11 @@ def _make_analyzer(pipeline):
         return lambda frame, stamp: len(photo.analyze(frame))
     from fer.fer import FER  # fer 25 does not export FER from the package
 
-    fer = FER(mtcnn=False)
+    from ..vision.litert import native_stderr_silenced
+
+    with native_stderr_silenced():  # its TFLite interpreter announces XNNPACK when it loads
+        fer = FER(mtcnn=False)
+        fer.detect_emotions(np.zeros((480, 640, 3), np.uint8))
     return lambda frame, stamp: len(fer.detect_emotions(frame))
 
 

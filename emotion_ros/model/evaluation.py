@@ -13,6 +13,7 @@ import numpy as np
 
 from ..classes import CLASSES
 from ..vision.classifier import ENSEMBLE_MODEL_PATHS, EmotionClassifier, face_input
+from ..vision.litert import native_stderr_silenced
 from .datasets import load_dataset
 from .degradations import CAMERA_DEGRADATIONS, degrade
 from .targets import dataset_names, ferplus_majority, ferplus_path, load_ferplus
@@ -36,8 +37,10 @@ class FerClassifier:
             raise ValueError("fer is not installed: pip install --no-deps fer==25.10.3 (make setup does)")
         from fer.fer import FER
 
-        self._fer = FER(mtcnn=False)
-        self._size = self._fer._FER__emotion_target_size
+        with native_stderr_silenced():  # its TFLite interpreter announces XNNPACK when it loads
+            self._fer = FER(mtcnn=False)
+            self._size = self._fer._FER__emotion_target_size
+            self.predict(np.zeros((1, 48, 48), np.uint8))
 
     def predict(self, faces):
         if len(faces) == 0:
