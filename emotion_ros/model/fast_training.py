@@ -21,6 +21,7 @@ from .training import (
     build_augmentation,
     build_model,
     build_trainer,
+    check_select,
     ferplus_votes,
     plot_curves,
     read_history,
@@ -165,8 +166,7 @@ def train_fast(
     out_dir.mkdir(parents=True, exist_ok=True)
     from .losses import training_loss
 
-    if select not in ("accuracy", "balanced_accuracy"):
-        raise ValueError(f"select the best epoch by accuracy or balanced_accuracy, not {select!r}")
+    check_select(select)
     x_train, y_train, x_val, y_val = load_pack(data_path)
     votes, val_votes = load_pack_votes(data_path, "train"), load_pack_votes(data_path, "val")
     if (ferplus_weight or drop_unreliable) and votes is None:

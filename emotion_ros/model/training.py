@@ -66,7 +66,7 @@ def build_model(num_classes=len(CLASSES), width=32, dropout=0.4):
 def build_augmentation(erasing=0.0, camera=0.0):
     """Flips, small rotations, shifts, zooms (crops) and lighting changes seen in real camera faces;
     with `erasing`, that fraction of faces also gets a random patch of noise (hands, glasses, hair), with
-    `camera` blur, low resolution, noise and low light (docs/MODEL.md, "Faces as cameras see them")."""
+    `camera` blur, low resolution, noise and low light (docs/MODEL.md, "Training options")."""
     from .augmentation import FaceAugmentation
 
     return FaceAugmentation(erasing=erasing, camera=camera, name="augmentation")
@@ -110,6 +110,12 @@ def training_set(faces, labels, votes=None, matched=None, ferplus_weight=0.0, dr
     if camera:
         faces = jpeg_faces(faces, camera / 2, seed)
     return faces, labels, targets, class_weights(labels, class_weight_power)[labels]
+
+
+def check_select(select):
+    """The PublicTest metric that picks the best epoch: accuracy or balanced_accuracy."""
+    if select not in ("accuracy", "balanced_accuracy"):
+        raise ValueError(f"select the best epoch by accuracy or balanced_accuracy, not {select!r}")
 
 
 def ferplus_votes(dataset_path, limit=None):
@@ -179,8 +185,7 @@ def train(
 
     from .losses import training_loss
 
-    if select not in ("accuracy", "balanced_accuracy"):
-        raise ValueError(f"select the best epoch by accuracy or balanced_accuracy, not {select!r}")
+    check_select(select)
     check_target_weights(ferplus_weight, teacher_weight if teacher else 0.0)  # before the teacher's minutes
     keras.utils.set_random_seed(seed)
     run_dir = Path(run_dir)
