@@ -74,11 +74,12 @@ def read_params_file(path):
 
 def node_params(node_name, *paths):
     """The parameters of one node from params.yaml, then each file in `paths`: in each, the section for every
-    node, then the one for its name."""
+    node (the parameters this node has: params.yaml names them all), then the one for its name."""
     params = {}
     for path in (config_path(DEFAULT_PARAMS), *paths):
         sections = read_params_file(path)
-        params.update(sections.get(EVERY_NODE, {}))
+        declared = set(params) or set(sections.get(node_name, {}))
+        params.update({name: value for name, value in sections.get(EVERY_NODE, {}).items() if name in declared})
         params.update(sections.get(node_name, {}))
     return params
 

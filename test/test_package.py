@@ -103,6 +103,7 @@ def test_a_parameter_file_for_the_plain_node_names_applies_under_any_namespace(t
     assert node_params("social_response_node", mine)["language"] == "fr"
     assert node_params("emotion_classifier_node", mine)["ensemble"] is True
     assert node_params("camera_node")["source"] == "0"  # params.yaml alone
+    assert "image_transport" not in node_params("social_response_node", mine)  # "/**" sets what a node has
     assert unknown_node_names(mine) == ["face_detector"]
 
 
