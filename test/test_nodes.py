@@ -1,6 +1,8 @@
 """The four nodes on real rclpy, exchanging real messages: the whole pipeline on real photos, and bad input."""
 
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -29,6 +31,7 @@ from emotion_ros.vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH  # no
 from emotion_ros.apps.samples import sample_photos  # noqa: E402
 
 GROUP_PHOTO, SECOND_GROUP_PHOTO, POSED_SURPRISE = sample_photos()[:3]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -653,3 +656,16 @@ def test_the_classifier_is_a_lifecycle_node_that_keeps_its_model_when_deactivate
     assert classifier.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
     assert classifier.image_subscription is None and classifier.classifier is model
     assert classifier.health.state == "inactive"
+
+
+def test_a_camera_driver_without_the_shipped_profile_reaches_a_reliable_subscription(monkeypatch):
+    """docs/ROS.md's table at 640x480, 30 fps: a plain rclpy driver process that does not load the shipped
+    Fast DDS profile, received with face_detection_node's QoS (`reliable_images: true`) in this process."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dds_table", ROOT / "tools" / "dds_table.py")
+    dds_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dds_table)
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(DOMAIN_ID))  # the driver's, this test process's domain
+    assert dds_table.count_frames(640, 480, 60, {}, driver_reliable=True, subscriber_reliable=True) >= 57
+    assert dds_table.count_frames(640, 480, 60, {}, True, False, compressed=True) >= 57  # JPEG, best effort
