@@ -27,6 +27,7 @@ from tqdm import tqdm
 from ..classes import CLASSES
 from ..paths import PACKAGE_DIR, atomic_output
 from ..vision.images import IMAGE_SUFFIXES, image_fields, image_from_msg, read_photo
+from ..vision.video import FACE_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -354,8 +355,7 @@ def read_images(bag_path, topic=None):
             yield stamp_to_ns(msg.header.stamp), image_topic, msg.header.frame_id, image
 
 
-CSV_COLUMNS = ("stamp_ns", "stamp", "frame_id", "image_index", "face_id", "x", "y", "w", "h", "label",
-               "confidence", *(f"score_{name}" for name in CLASSES), "valence", "arousal", "topic")
+CSV_COLUMNS = ("stamp_ns", "stamp", "frame_id", "image_index", *FACE_COLUMNS, "topic")
 
 
 def _csv_rows(msg, image_index, topic):
