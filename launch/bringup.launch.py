@@ -11,8 +11,9 @@
 
 The parameter file is read here and given to each node as its own parameters, so a file written for the plain
 node names (`face_detection_node:`) applies under any namespace; a section that names no node is warned about.
-A node that dies is started again after `respawn_delay` seconds (`respawn:=false` leaves it dead). The
-processes it starts load the shipped Fast DDS profile for camera-size images (config/fastdds_large_images.xml).
+A node that dies is started again after `respawn_delay` seconds (`respawn:=false` leaves it dead). Each process
+it starts loads the shipped Fast DDS profile for camera-size images (config/fastdds_image_*.xml): the nodes that
+read images take them over UDP from any driver, the camera publishes through a large shared-memory segment.
 `emotion-ros bringup` runs the same nodes with the same parameter files where `ros2 launch` is missing.
 """
 
@@ -20,13 +21,13 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
 from emotion_ros.config import NODE_EXECUTABLES, node_params, read_params_file, unknown_node_names
-from emotion_ros.nodes.common import shipped_dds_profile_environment
+from emotion_ros.nodes.common import IMAGE_READING_NODES, shipped_dds_profile_environment
 
 
 def launch_nodes(context, default_params):
@@ -62,7 +63,8 @@ def launch_nodes(context, default_params):
         actions.append(Node(package="emotion_ros", executable=executable, name=executable,
                             namespace=LaunchConfiguration("namespace"), parameters=[parameters],
                             remappings=[("image_raw", LaunchConfiguration("image_topic"))], output="screen",
-                            respawn=flag("respawn"), respawn_delay=respawn_delay))
+                            respawn=flag("respawn"), respawn_delay=respawn_delay,
+                            additional_env=shipped_dds_profile_environment(executable in IMAGE_READING_NODES)))
     return actions
 
 
@@ -90,7 +92,4 @@ def generate_launch_description():
         DeclareLaunchArgument("respawn_delay", default_value="2.0",
                               description="seconds before a dead node is started again"),
     ]
-    # Every process this launch starts carries camera-size images with the shipped Fast DDS profile, unless
-    # one is chosen already.
-    profile = [SetEnvironmentVariable(name, value) for name, value in shipped_dds_profile_environment().items()]
-    return LaunchDescription(arguments + profile + [OpaqueFunction(function=launch_nodes, args=[default_params])])
+    return LaunchDescription(arguments + [OpaqueFunction(function=launch_nodes, args=[default_params])])

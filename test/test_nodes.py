@@ -658,14 +658,111 @@ def test_the_classifier_is_a_lifecycle_node_that_keeps_its_model_when_deactivate
     assert classifier.health.state == "inactive"
 
 
-def test_a_camera_driver_without_the_shipped_profile_reaches_a_reliable_subscription(monkeypatch):
-    """docs/ROS.md's table at 640x480, 30 fps: a plain rclpy driver process that does not load the shipped
-    Fast DDS profile, received with face_detection_node's QoS (`reliable_images: true`) in this process."""
-    import importlib.util
+def test_auto_image_reliability_follows_the_publishers(executor):
+    """`image_reliability: auto`: reliable while every publisher of the topic is, best effort as soon as one
+    is not (a reliable subscription cannot hear it), reliable again when it has gone."""
+    from rclpy.qos import qos_profile_sensor_data
 
-    spec = importlib.util.spec_from_file_location("dds_table", ROOT / "tools" / "dds_table.py")
-    dds_table = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(dds_table)
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(DOMAIN_ID))  # the driver's, this test process's domain
-    assert dds_table.count_frames(640, 480, 60, {}, driver_reliable=True, subscriber_reliable=True) >= 57
-    assert dds_table.count_frames(640, 480, 60, {}, True, False, compressed=True) >= 57  # JPEG, best effort
+    from emotion_ros.nodes.common import ImageSubscription
+
+    reader, drivers = Node("auto_reader"), Node("auto_drivers")
+    start(executor, reader, drivers)
+    received = []
+    images = ImageSubscription(reader, "raw", "auto", received.append, details=(details := {}))
+    assert not images.reliable and details["images"] == "/image_raw, best effort"  # no publisher yet
+    reliable = drivers.create_publisher(Image, "image_raw", 10)
+    assert spin_until(executor, lambda: images.reliable, 10.0)
+    assert details["images"] == "/image_raw, reliably"
+    best_effort = drivers.create_publisher(Image, "image_raw", qos_profile_sensor_data)
+    assert spin_until(executor, lambda: not images.reliable, 10.0)
+    frame = np.full((48, 64, 3), 90, np.uint8)
+    best_effort.publish(image_msg(frame, header(3.0)))
+    assert spin_until(executor, lambda: received, 10.0)  # the best-effort publisher is heard
+    drivers.destroy_publisher(best_effort)
+    assert spin_until(executor, lambda: images.reliable, 10.0)
+    reliable.publish(image_msg(frame, header(4.0)))
+    assert spin_until(executor, lambda: len(received) == 2, 10.0)
+    images.destroy()
+    assert "images" not in details
+
+
+def _frames_to_a_detector_process(executor, reliability, frames=60):
+    """FaceArrays that face_detection_node, in its own process with its shipped Fast DDS profile and
+    `image_reliability: auto`, publishes for `frames` 640x480 frames at 30 fps sent by this process as a camera
+    driver with Fast DDS's defaults (this test process loads no profile) and `reliability`."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from rclpy.qos import QoSProfile
+
+    from emotion_ros.nodes.common import DDS_PROFILE_VARIABLES
+
+    assert not any(os.environ.get(name) for name in DDS_PROFILE_VARIABLES)
+    driver = Node("plain_camera_driver")
+    publisher = driver.create_publisher(Image, "/plain_cam/image_raw", QoSProfile(depth=5, reliability=reliability))
+    faces = []
+    driver.create_subscription(FaceArray, "/plain_cam/faces", faces.append, 10)
+    start(executor, driver)
+    detector = subprocess.Popen(
+        [sys.executable, "-m", "emotion_ros.nodes.face_detection_node", "--ros-args", "-r", "__ns:=/plain_cam"],
+        env={**os.environ, "ROS_DOMAIN_ID": str(DOMAIN_ID)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+
+    def subscribed_as_published():
+        found = driver.get_subscriptions_info_by_topic("/plain_cam/image_raw")
+        return found and all(info.qos_profile.reliability == reliability for info in found)
+
+    frame = cv2.resize(cv2.imread(str(POSED_SURPRISE)), (640, 480))
+    try:
+        assert spin_until(executor, subscribed_as_published, 60.0)
+        spin_for(executor, 1.0)  # matched on both sides
+        for index in range(frames):
+            started = time.monotonic()
+            publisher.publish(image_msg(frame, header(500.0 + index / 30)))
+            spin_until(executor, lambda: time.monotonic() - started >= 1 / 30, 1.0)
+        spin_until(executor, lambda: len(faces) >= frames, 10.0)
+    finally:
+        detector.terminate()
+        output = detector.communicate(timeout=10)[0]
+    return faces, output
+
+
+def test_a_reliable_camera_driver_without_a_profile_loses_no_frame_to_a_detector_process(executor):
+    """docs/ROS.md's table, 640x480 at 30 fps: a driver with Fast DDS's defaults, publishing reliably."""
+    from rclpy.qos import QoSReliabilityPolicy
+
+    faces, output = _frames_to_a_detector_process(executor, QoSReliabilityPolicy.RELIABLE)
+    assert len(faces) >= 57, output
+    assert all(array.faces for array in faces), output  # the frames arrived whole: a face in each
+
+
+SOCKET_BUFFER_LIMIT = int(Path("/proc/sys/net/core/rmem_max").read_text()) if Path(
+    "/proc/sys/net/core/rmem_max").exists() else 0
+
+
+@pytest.mark.skipif(SOCKET_BUFFER_LIMIT < 4 * 2**20, reason="best-effort camera-size frames over UDP need the "
+                    "kernel to allow 4 MiB socket buffers (net.core.rmem_max; docs/ROS.md)")
+def test_a_best_effort_camera_driver_without_a_profile_loses_no_frame_to_a_detector_process(executor):
+    """docs/ROS.md's table, 640x480 at 30 fps: a driver with Fast DDS's defaults, publishing best effort."""
+    from rclpy.qos import QoSReliabilityPolicy
+
+    faces, output = _frames_to_a_detector_process(executor, QoSReliabilityPolicy.BEST_EFFORT)
+    assert len(faces) >= 57, output
+    assert all(array.faces for array in faces), output
+
+
+def test_best_effort_images_warn_where_the_kernel_caps_socket_buffers_low(tmp_path, monkeypatch):
+    from emotion_ros.nodes import common
+
+    class Warnings(list):
+        warning = list.append
+
+    limit = tmp_path / "rmem_max"
+    monkeypatch.setattr(common, "SOCKET_BUFFER_LIMIT", limit)
+    limit.write_text("212992\n")  # Linux's usual limit
+    assert common.warn_small_socket_buffers(warnings := Warnings())
+    assert "net.core.rmem_max is 212992 bytes" in warnings[0] and "sysctl -w net.core.rmem_max=4194304" in warnings[0]
+    limit.write_text("8388608\n")
+    assert not common.warn_small_socket_buffers(warnings := Warnings()) and not warnings

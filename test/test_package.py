@@ -67,6 +67,8 @@ def test_launch_file_starts_the_four_executables_with_the_same_yaml():
     assert arguments == ["source", "params_file", "use_camera", "image_topic", "namespace", "speak", "autostart",
                          "respawn", "respawn_delay"]
     assert '"config", "params.yaml"' in source
+    # each process its Fast DDS profile: UDP for the nodes that read images (docs/ROS.md)
+    assert "additional_env=shipped_dds_profile_environment(executable in IMAGE_READING_NODES)" in source
     try:
         from launch import LaunchContext, LaunchDescription  # the repository's launch/ directory is no such package
     except ImportError:

@@ -148,7 +148,7 @@ def bringup(source, params_files=(), out_dir=None, max_seconds=None, echo=print,
     camera_node: the images come from elsewhere on `image_raw`, e.g. `emotion-ros bag play` or a camera
     driver whose topic `remaps` maps `image_raw` to. `quiet` prints only the head's emoji and questions."""
     arguments = ros_arguments(params_files, remaps)
-    use_shipped_dds_profile()
+    use_shipped_dds_profile(reads_images=source is None)  # without a camera_node the images come from elsewhere
     stop = stop_on_signals()
     rclpy.init(args=arguments, signal_handler_options=SignalHandlerOptions.NO)
     nodes, executors = [], []

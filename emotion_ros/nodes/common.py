@@ -15,6 +15,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
@@ -26,19 +27,104 @@ from ..vision.boxes import Detection
 from ..vision.images import compressed_fields, image_fields
 
 IMAGE_RELIABILITY_DESCRIPTION = (
-    "subscribe to image_raw reliably: no photo is lost between processes (bag replay, photo folders), but a "
-    "best-effort camera driver is not heard; false uses sensor-data QoS (best effort) for live cameras"
+    "how image_raw is subscribed: auto follows the publishers (reliable while every one is reliable, so that no "
+    "frame is lost between processes; best effort as soon as one is, which a reliable subscription cannot hear); "
+    "reliable or best_effort fixes it"
 )
 
 
 def image_qos(reliable, depth=1):
-    """Only the newest `depth` images are kept, so a slow node never builds a backlog.
-
-    Best effort (sensor data) hears every camera driver; large images between processes can be lost whole
-    when one fragment is, which a reliable subscription repairs (it only matches reliable publishers).
-    """
+    """Only the newest `depth` images are kept, so a slow node never builds a backlog."""
     reliability = QoSReliabilityPolicy.RELIABLE if reliable else QoSReliabilityPolicy.BEST_EFFORT
     return QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=depth, reliability=reliability)
+
+
+def publishers_all_reliable(node, topic):
+    """Whether `topic` has publishers and every one offers reliable delivery."""
+    publishers = node.get_publishers_info_by_topic(topic)
+    return bool(publishers) and all(info.qos_profile.reliability == QoSReliabilityPolicy.RELIABLE
+                                    for info in publishers)
+
+
+# The socket receive buffer the kernel must allow for best-effort camera-size images over UDP: with 4 MiB,
+# 90 of 90 frames at 640x480 and 1280x720 arrived; with Linux's usual 208 KiB, 11-39 (docs/ROS.md).
+SOCKET_BUFFER_NEEDED = 4 * 2**20
+SOCKET_BUFFER_LIMIT = Path("/proc/sys/net/core/rmem_max")
+
+
+def warn_small_socket_buffers(logger):
+    """Warn that best-effort raw images will lose frames where the kernel caps socket buffers low; True when
+    warned."""
+    try:
+        limit = int(SOCKET_BUFFER_LIMIT.read_text())
+    except (OSError, ValueError):  # not Linux
+        return False
+    if limit >= SOCKET_BUFFER_NEEDED:
+        return False
+    logger.warning(f"net.core.rmem_max is {limit} bytes: best-effort camera images from another process will "
+                   f"lose frames; allow {SOCKET_BUFFER_NEEDED} (sudo sysctl -w net.core.rmem_max="
+                   f"{SOCKET_BUFFER_NEEDED}), or publish them reliably or compressed (docs/ROS.md)")
+    return True
+
+
+class ImageSubscription:
+    """A node's subscription to its images, with `image_reliability` applied.
+
+    Between processes a large image arrives whole only if every fragment does: a reliable subscription repairs
+    lost fragments but hears only reliable publishers, a best-effort one hears every publisher. `auto` takes
+    the reliable one while all of the topic's publishers are reliable (a camera_node, `bag play`, most
+    drivers) and the best-effort one otherwise, and checks again every second, so the publishers may start,
+    stop or change in any order. The topic and the reliability in use are kept in `details` (a NodeHealth's,
+    so /diagnostics shows them).
+    """
+
+    def __init__(self, node, transport, reliability, callback, depth=1, details=None):
+        self.node, self.callback, self.depth, self.reliability = node, callback, depth, reliability
+        self.details = {} if details is None else details
+        self.message_type, topic = image_topic(node, transport)
+        self.topic = node.resolve_topic_name(topic)
+        self.subscription = None
+        self.warned_socket_buffers = False
+        self._subscribe(self._wanted_reliable())
+        self.timer = node.create_timer(1.0, self.follow_publishers) if reliability == "auto" else None
+
+    @property
+    def reliable(self):
+        return self.subscription.qos_profile.reliability == QoSReliabilityPolicy.RELIABLE
+
+    def _wanted_reliable(self):
+        if self.reliability == "auto":
+            return publishers_all_reliable(self.node, self.topic)
+        return self.reliability == "reliable"
+
+    def _subscribe(self, reliable):
+        if self.subscription is not None:
+            self.node.destroy_subscription(self.subscription)
+        # auto: a publisher the reliable subscription cannot hear is no fault, the next check follows it
+        events = SubscriptionEventCallbacks(incompatible_qos=lambda event: None) if self.reliability == "auto" else None
+        self.subscription = self.node.create_subscription(self.message_type, self.topic, self.callback,
+                                                          image_qos(reliable, self.depth), event_callbacks=events)
+        self.details["images"] = f"{self.topic}, {self.description}"
+        # auto before any publisher is heard is no best-effort camera yet
+        heard = self.reliability == "best_effort" or self.node.get_publishers_info_by_topic(self.topic)
+        if not reliable and heard and self.message_type is Image and not self.warned_socket_buffers:
+            self.warned_socket_buffers = warn_small_socket_buffers(self.node.get_logger())
+
+    def follow_publishers(self):
+        reliable = self._wanted_reliable()
+        if reliable != self.reliable:
+            self._subscribe(reliable)
+            self.node.get_logger().info(f"{self.topic}: subscribed {self.description} (image_reliability: auto)")
+
+    @property
+    def description(self):
+        return "reliably" if self.reliable else "best effort"
+
+    def destroy(self):
+        if self.timer is not None:
+            self.node.destroy_timer(self.timer)
+        self.node.destroy_subscription(self.subscription)
+        self.details.pop("images", None)
 
 
 IMAGE_TRANSPORT_DESCRIPTION = (
@@ -62,20 +148,27 @@ LATCHED_QOS = QoSProfile(
 
 
 DDS_PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")  # Fast DDS 3, 2
-DDS_PROFILE = "fastdds_large_images.xml"
+# The shipped Fast DDS profiles (each file says what it changes, docs/ROS.md measures it): a process that
+# reads camera images from other processes takes them over UDP with large buffers, which every publisher
+# can reach, where Fast DDS's default shared memory loses large images from a publisher without a profile;
+# a process that publishes them offers a shared-memory segment large enough for any camera image.
+IMAGE_SUBSCRIBER_PROFILE = "fastdds_image_subscriber.xml"
+IMAGE_PUBLISHER_PROFILE = "fastdds_image_publisher.xml"
+IMAGE_READING_NODES = ("face_detection_node", "emotion_classifier_node")
 
 
-def shipped_dds_profile_environment():
-    """{variable: path} that makes Fast DDS carry camera-size images between processes
-    (config/fastdds_large_images.xml says what was lost without it); empty when the user chose a profile."""
+def shipped_dds_profile_environment(reads_images=False):
+    """{variable: path} of the shipped profile for a process that reads camera images from other processes
+    (`reads_images`) or publishes them; empty when the user chose a profile."""
     if any(os.environ.get(name) for name in DDS_PROFILE_VARIABLES):
         return {}
-    return {_profile_variable(): str(config_path(DDS_PROFILE))}
+    profile = IMAGE_SUBSCRIBER_PROFILE if reads_images else IMAGE_PUBLISHER_PROFILE
+    return {_profile_variable(): str(config_path(profile))}
 
 
-def use_shipped_dds_profile():
+def use_shipped_dds_profile(reads_images=False):
     """The shipped Fast DDS profile for this process, unless the user chose one. Call before rclpy.init()."""
-    os.environ.update(shipped_dds_profile_environment())
+    os.environ.update(shipped_dds_profile_environment(reads_images))
 
 
 def _profile_variable():
@@ -110,6 +203,7 @@ def one_of(*choices):
 
 
 IMAGE_TRANSPORT = one_of("raw", "compressed")
+IMAGE_RELIABILITY = one_of("auto", "reliable", "best_effort")
 
 
 def declare_parameters(node, node_type, descriptions, checks=None, live=()):
@@ -382,13 +476,14 @@ def params_files_in(arguments):
     return [path for flag, path in zip(arguments, arguments[1:]) if flag == "--params-file"]
 
 
-def spin_node(node_class, args=None):
+def spin_node(node_class, args=None, reads_images=False):
     """The `main()` of every node executable: init, spin until Ctrl-C or shutdown, clean up.
 
     A node that cannot start (a bad parameter value, a missing file) exits with one line naming the
-    problem and status 1, not a traceback.
+    problem and status 1, not a traceback. `reads_images`: the node subscribes to camera images, which
+    chooses its Fast DDS profile.
     """
-    use_shipped_dds_profile()
+    use_shipped_dds_profile(reads_images)
     files = params_files_in(sys.argv if args is None else args)
     try:
         for path in files:  # rcl would parse any size of file, for minutes, before SIGINT is heard

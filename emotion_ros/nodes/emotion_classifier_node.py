@@ -21,16 +21,17 @@ from ..vision.smoothing import EmotionSmoother
 from ..vision.stream import smooth_faces
 from .common import (
     AUTOSTART_DESCRIPTION,
+    IMAGE_RELIABILITY,
     IMAGE_RELIABILITY_DESCRIPTION,
     IMAGE_TRANSPORT,
     IMAGE_TRANSPORT_DESCRIPTION,
+    ImageSubscription,
     NodeHealth,
     between,
     declare_parameters,
     detection_from_face,
     image_msg,
     image_qos,
-    image_topic,
     one_of,
     refused_transition,
     roi_msg,
@@ -53,7 +54,7 @@ PARAMETERS = {
     "smoothing_time_constant": "seconds over which each tracked face's probabilities are averaged so the label "
                                "does not flicker on live video; 0 classifies every image on its own (photos)",
     "switch_margin": "live video: the label changes only when another class's smoothed probability leads by this",
-    "reliable_images": IMAGE_RELIABILITY_DESCRIPTION,
+    "image_reliability": IMAGE_RELIABILITY_DESCRIPTION,
     "image_transport": IMAGE_TRANSPORT_DESCRIPTION,
     "max_faces": "at most this many faces of a face array are classified, the largest first",
     "label_language": "language of the labels drawn on emotions/image: en or fr (set it like social_response_node's "
@@ -67,6 +68,7 @@ CHECKS = {
     "switch_margin": between(0.0, 1.0),
     "max_faces": between(1, 1000),
     "image_transport": IMAGE_TRANSPORT,
+    "image_reliability": IMAGE_RELIABILITY,
     "label_language": one_of(*SHIPPED_LANGUAGES),
 }
 LIVE = ("face_margin", "align_faces", "flip_tta", "zoom_tta", "ensemble", "image_cache_size", "smoothing_time_constant",
@@ -129,13 +131,14 @@ class EmotionClassifierNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state):
-        images = image_topic(self, self.params.image_transport)
-        self.image_subscription = self.create_subscription(*images, self.on_image,
-                                                           image_qos(self.params.reliable_images, depth=5))
+        self.image_subscription = ImageSubscription(self, self.params.image_transport,
+                                                    self.params.image_reliability, self.on_image, depth=5,
+                                                    details=self.health.details)
         self.faces_subscription = self.create_subscription(FaceArray, "faces", self.on_faces, 10)
         self.last_faces = time.monotonic()
         self.health.state = ""
-        self.get_logger().info(f"classifying faces with {self.classifier.name}")
+        self.get_logger().info(f"classifying faces with {self.classifier.name} on {self.image_subscription.topic}, "
+                               f"subscribed {self.image_subscription.description}")
         return super().on_activate(state)
 
     def on_deactivate(self, state):
@@ -156,9 +159,10 @@ class EmotionClassifierNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def stop_subscriptions(self):
-        for subscription in (self.image_subscription, self.faces_subscription):
-            if subscription is not None:
-                self.destroy_subscription(subscription)
+        if self.image_subscription is not None:
+            self.image_subscription.destroy()
+        if self.faces_subscription is not None:
+            self.destroy_subscription(self.faces_subscription)
         self.image_subscription = self.faces_subscription = None
         self.images.clear()
         self.pending_faces.clear()
@@ -219,7 +223,7 @@ class EmotionClassifierNode(LifecycleNode):
             image = decode_image(image_msg_in)
         except (ValueError, TypeError) as error:
             self.get_logger().warning(f"skipping image {stamp_key(faces_msg.header)} on "
-                                      f"{self.image_subscription.topic_name}: {error}")
+                                      f"{self.image_subscription.topic}: {error}")
             self.health.skip(error)
             return
         faces_in = list(faces_msg.faces)
@@ -263,7 +267,7 @@ class EmotionClassifierNode(LifecycleNode):
 
 
 def main(args=None):
-    spin_node(EmotionClassifierNode, args)
+    spin_node(EmotionClassifierNode, args, reads_images=True)
 
 
 if __name__ == "__main__":

@@ -18,16 +18,16 @@ from ..vision.images import decode_image
 from ..vision.tracking import FaceTracker
 from .common import (
     AUTOSTART_DESCRIPTION,
+    IMAGE_RELIABILITY,
     IMAGE_RELIABILITY_DESCRIPTION,
     IMAGE_TRANSPORT,
     IMAGE_TRANSPORT_DESCRIPTION,
+    ImageSubscription,
     NodeHealth,
     StampGapCounter,
     between,
     declare_parameters,
     face_msg,
-    image_qos,
-    image_topic,
     refused_transition,
     spin_node,
     stamp_seconds,
@@ -44,7 +44,7 @@ PARAMETERS = {
     "track_faces": "give each face a face_id that stays the same across frames (live video); "
                    "false numbers the faces of each image face_0, face_1, ... left to right (photos)",
     "max_missed_seconds": "a tracked face missing longer than this gets a new face_id when it comes back",
-    "reliable_images": IMAGE_RELIABILITY_DESCRIPTION,
+    "image_reliability": IMAGE_RELIABILITY_DESCRIPTION,
     "image_transport": IMAGE_TRANSPORT_DESCRIPTION,
     "max_faces": "at most this many faces per image, the largest first, so that a crowd cannot stall the pipeline",
     "max_image_side": "images with a longer side than this (pixels) are searched on a scaled-down copy; boxes "
@@ -59,6 +59,7 @@ CHECKS = {
     "max_faces": between(1, 1000),
     "max_image_side": between(64, 8192),
     "image_transport": IMAGE_TRANSPORT,
+    "image_reliability": IMAGE_RELIABILITY,
 }
 LIVE = ("min_face_size", "min_confidence", "max_faces", "max_image_side")  # the others build the detector,
 # the tracker or the subscription
@@ -94,14 +95,15 @@ class FaceDetectionNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state):
-        self.images = self.create_subscription(*image_topic(self, self.params.image_transport), self.on_image,
-                                               image_qos(self.params.reliable_images))
+        self.images = ImageSubscription(self, self.params.image_transport, self.params.image_reliability,
+                                        self.on_image, details=self.health.details)
         self.health.state = "" if self.enabled else "disabled (~/enable)"
-        self.get_logger().info(f"detecting faces with {self.params.detector} on {self.images.topic_name}")
+        self.get_logger().info(f"detecting faces with {self.params.detector} on {self.images.topic}, "
+                               f"subscribed {self.images.description}")
         return super().on_activate(state)
 
     def on_deactivate(self, state):
-        self.destroy_subscription(self.images)
+        self.images.destroy()
         self.images = None
         self.health.state = "inactive"
         return super().on_deactivate(state)
@@ -114,7 +116,7 @@ class FaceDetectionNode(LifecycleNode):
 
     def on_shutdown(self, state):
         if self.images is not None:
-            self.destroy_subscription(self.images)
+            self.images.destroy()
             self.images = None
         self.health.state = "finalized"
         return TransitionCallbackReturn.SUCCESS
@@ -139,7 +141,7 @@ class FaceDetectionNode(LifecycleNode):
                                       self.params.max_faces)
         except ValueError as error:
             self.get_logger().warning(f"skipping image {msg.header.stamp.sec}.{msg.header.stamp.nanosec:09d} on "
-                                      f"{self.images.topic_name}: {error}")
+                                      f"{self.images.topic}: {error}")
             self.health.skip(error)
             return
         detections = left_to_right(detections)
@@ -165,14 +167,14 @@ class FaceDetectionNode(LifecycleNode):
         now = time.monotonic()
         if self.gaps.missing > missing_then and now - warned_at >= GAP_WARNING_PERIOD:
             self.get_logger().warning(
-                f"{self.gaps.missing - missing_then} image(s) missing on {self.images.topic_name} in the last "
+                f"{self.gaps.missing - missing_then} image(s) missing on {self.images.topic} in the last "
                 f"{now - warned_at:.0f} s "
                 f"(gaps between stamps): lost between processes, or this node is slower than the camera")
             self.gap_warning = (now, self.gaps.missing)
 
 
 def main(args=None):
-    spin_node(FaceDetectionNode, args)
+    spin_node(FaceDetectionNode, args, reads_images=True)
 
 
 if __name__ == "__main__":
