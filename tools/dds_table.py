@@ -71,7 +71,7 @@ def count_frames(width, height, frames, driver_profile, driver_reliable, subscri
     finally:
         driver.kill()
         subscriber.kill()
-    return int(output[0]), float(output[1])
+    return int(output[0]), output[1]
 
 
 def _without_user_profile(function):
@@ -112,7 +112,7 @@ def subscribe(reliability, transport):
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    print(len(latencies), round(statistics.median(latencies), 1) if latencies else float("nan"), flush=True)
+    print(len(latencies), round(statistics.median(latencies), 1) if latencies else "–", flush=True)
 
 
 def main():
