@@ -47,9 +47,9 @@ time.sleep(1.0)
 
 def count_frames(width, height, frames, driver_profile, driver_reliable, subscriber_reliable, compressed=False,
                  subscriber_profile=None):
-    """(frames of `frames` received, their median latency in ms as text) by a subscriber process with face_detection_node's
-    QoS; `driver_profile` and `subscriber_profile` are the environments that give each process a shipped
-    profile (empty: none; `subscriber_profile` None: the shipped image subscriber profile)."""
+    """(frames of `frames` received, their median latency in ms as text) by a subscriber process with
+    face_detection_node's QoS; `driver_profile` and `subscriber_profile` are the environments that give each
+    process a shipped profile (empty: none; `subscriber_profile` None: the shipped image subscriber profile)."""
     from emotion_ros.apps.samples import sample_photos
     from emotion_ros.nodes.common import DDS_PROFILE_VARIABLES, shipped_dds_profile_environment
 
