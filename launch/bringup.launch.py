@@ -64,7 +64,8 @@ def launch_nodes(context, default_params):
                             namespace=LaunchConfiguration("namespace"), parameters=[parameters],
                             remappings=[("image_raw", LaunchConfiguration("image_topic"))], output="screen",
                             respawn=flag("respawn"), respawn_delay=respawn_delay,
-                            additional_env=shipped_dds_profile_environment(executable in IMAGE_READING_NODES)))
+                            additional_env=shipped_dds_profile_environment(executable in IMAGE_READING_NODES,
+                                                                           context.environment)))
     return actions
 
 

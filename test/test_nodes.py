@@ -766,3 +766,20 @@ def test_best_effort_images_warn_where_the_kernel_caps_socket_buffers_low(tmp_pa
     assert "net.core.rmem_max is 212992 bytes" in warnings[0] and "sysctl -w net.core.rmem_max=4194304" in warnings[0]
     limit.write_text("8388608\n")
     assert not common.warn_small_socket_buffers(warnings := Warnings()) and not warnings
+
+
+def test_each_process_gets_the_fast_dds_profile_of_its_role_unless_one_is_chosen():
+    """Image readers take UDP (any driver's frames reach them), publishers shared memory; a user's profile,
+    in the process's environment or a launch context's, is left alone."""
+    import xml.etree.ElementTree as ElementTree
+
+    from emotion_ros.nodes.common import DDS_PROFILE_VARIABLES, shipped_dds_profile_environment
+
+    def transports(reads_images):
+        (path,) = shipped_dds_profile_environment(reads_images, environment={}).values()
+        return [element.text for element in ElementTree.parse(path).iter("{http://www.eprosima.com}type")]
+
+    assert transports(reads_images=True) == ["UDPv4"]
+    assert transports(reads_images=False) == ["SHM", "UDPv4"]
+    for name in DDS_PROFILE_VARIABLES:
+        assert shipped_dds_profile_environment(True, environment={name: "/robot/fastdds.xml"}) == {}

@@ -68,7 +68,7 @@ def test_launch_file_starts_the_four_executables_with_the_same_yaml():
                          "respawn", "respawn_delay"]
     assert '"config", "params.yaml"' in source
     # each process its Fast DDS profile: UDP for the nodes that read images (docs/ROS.md)
-    assert "additional_env=shipped_dds_profile_environment(executable in IMAGE_READING_NODES)" in source
+    assert "additional_env=shipped_dds_profile_environment(executable in IMAGE_READING_NODES," in source
     try:
         from launch import LaunchContext, LaunchDescription  # the repository's launch/ directory is no such package
     except ImportError:

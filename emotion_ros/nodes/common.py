@@ -157,10 +157,12 @@ IMAGE_PUBLISHER_PROFILE = "fastdds_image_publisher.xml"
 IMAGE_READING_NODES = ("face_detection_node", "emotion_classifier_node")
 
 
-def shipped_dds_profile_environment(reads_images=False):
+def shipped_dds_profile_environment(reads_images=False, environment=None):
     """{variable: path} of the shipped profile for a process that reads camera images from other processes
-    (`reads_images`) or publishes them; empty when the user chose a profile."""
-    if any(os.environ.get(name) for name in DDS_PROFILE_VARIABLES):
+    (`reads_images`) or publishes them; empty when `environment` (os.environ, or a launch context's) already
+    names a profile."""
+    environment = os.environ if environment is None else environment
+    if any(environment.get(name) for name in DDS_PROFILE_VARIABLES):
         return {}
     profile = IMAGE_SUBSCRIBER_PROFILE if reads_images else IMAGE_PUBLISHER_PROFILE
     return {_profile_variable(): str(config_path(profile))}
