@@ -660,7 +660,7 @@ def test_the_classifier_is_a_lifecycle_node_that_keeps_its_model_when_deactivate
 
 def test_auto_image_reliability_follows_the_publishers(executor):
     """`image_reliability: auto`: reliable while every publisher of the topic is, best effort as soon as one
-    is not (a reliable subscription cannot hear it), reliable again when it has gone."""
+    is not (a reliable subscription cannot hear it), reliable again when it has gone, kept while none is left."""
     from rclpy.qos import qos_profile_sensor_data
 
     from emotion_ros.nodes.common import ImageSubscription
@@ -682,6 +682,9 @@ def test_auto_image_reliability_follows_the_publishers(executor):
     assert spin_until(executor, lambda: images.reliable, 10.0)
     reliable.publish(image_msg(frame, header(4.0)))
     assert spin_until(executor, lambda: len(received) == 2, 10.0)
+    drivers.destroy_publisher(reliable)  # the camera restarts: the subscription waits for it as it was
+    spin_for(executor, 2.5)
+    assert images.reliable
     images.destroy()
     assert "images" not in details
 

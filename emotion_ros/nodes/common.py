@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
-from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, RegionOfInterest
@@ -40,10 +40,11 @@ def image_qos(reliable, depth=1):
 
 
 def publishers_all_reliable(node, topic):
-    """Whether `topic` has publishers and every one offers reliable delivery."""
+    """Whether every publisher of `topic` offers reliable delivery; None while it has none."""
     publishers = node.get_publishers_info_by_topic(topic)
-    return bool(publishers) and all(info.qos_profile.reliability == QoSReliabilityPolicy.RELIABLE
-                                    for info in publishers)
+    if not publishers:
+        return None
+    return all(info.qos_profile.reliability == QoSReliabilityPolicy.RELIABLE for info in publishers)
 
 
 # The socket receive buffer the kernel must allow for best-effort camera-size images over UDP: with 4 MiB,
@@ -73,9 +74,9 @@ class ImageSubscription:
     Between processes a large image arrives whole only if every fragment does: a reliable subscription repairs
     lost fragments but hears only reliable publishers, a best-effort one hears every publisher. `auto` takes
     the reliable one while all of the topic's publishers are reliable (a camera_node, `bag play`, most
-    drivers) and the best-effort one otherwise, and checks again every second, so the publishers may start,
-    stop or change in any order. The topic and the reliability in use are kept in `details` (a NodeHealth's,
-    so /diagnostics shows them).
+    drivers) and the best-effort one otherwise (also before any publisher is heard), and checks again every
+    second, so the publishers may start, stop or change in any order; while none is left it keeps the last.
+    The topic and the reliability in use are kept in `details` (a NodeHealth's, so /diagnostics shows them).
     """
 
     def __init__(self, node, transport, reliability, callback, depth=1, details=None):
@@ -85,7 +86,7 @@ class ImageSubscription:
         self.topic = node.resolve_topic_name(topic)
         self.subscription = None
         self.warned_socket_buffers = False
-        self._subscribe(self._wanted_reliable())
+        self._subscribe(bool(self._wanted_reliable()))
         self.timer = node.create_timer(1.0, self.follow_publishers) if reliability == "auto" else None
 
     @property
@@ -112,7 +113,7 @@ class ImageSubscription:
 
     def follow_publishers(self):
         reliable = self._wanted_reliable()
-        if reliable != self.reliable:
+        if reliable is not None and reliable != self.reliable:
             self._subscribe(reliable)
             self.node.get_logger().info(f"{self.topic}: subscribed {self.description} (image_reliability: auto)")
 
