@@ -25,7 +25,7 @@ from emotion_ros.nodes.camera_node import CameraNode  # noqa: E402
 from emotion_ros.nodes.emotion_classifier_node import EmotionClassifierNode  # noqa: E402
 from emotion_ros.nodes.face_detection_node import FaceDetectionNode  # noqa: E402
 from emotion_ros.msg import Emotion, EmotionArray, Face, FaceArray, SocialResponse  # noqa: E402
-from emotion_ros.nodes.common import LATCHED_QOS, image_msg  # noqa: E402
+from emotion_ros.nodes.common import LATCHED_QOS, SOCKET_BUFFER_NEEDED, image_msg, socket_buffer_limit  # noqa: E402
 from emotion_ros.paths import config_path  # noqa: E402
 from emotion_ros.vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH  # noqa: E402
 from emotion_ros.apps.samples import sample_photos  # noqa: E402
@@ -741,12 +741,8 @@ def test_a_reliable_camera_driver_without_a_profile_loses_no_frame_to_a_detector
     assert all(array.faces for array in faces), output  # the frames arrived whole: a face in each
 
 
-SOCKET_BUFFER_LIMIT = int(Path("/proc/sys/net/core/rmem_max").read_text()) if Path(
-    "/proc/sys/net/core/rmem_max").exists() else 0
-
-
-@pytest.mark.skipif(SOCKET_BUFFER_LIMIT < 4 * 2**20, reason="best-effort camera-size frames over UDP need the "
-                    "kernel to allow 4 MiB socket buffers (net.core.rmem_max; docs/ROS.md)")
+@pytest.mark.skipif((socket_buffer_limit() or 0) < SOCKET_BUFFER_NEEDED, reason="best-effort camera-size frames "
+                    "over UDP need the kernel to allow 4 MiB socket buffers (net.core.rmem_max; docs/ROS.md)")
 def test_a_best_effort_camera_driver_without_a_profile_loses_no_frame_to_a_detector_process(executor):
     """docs/ROS.md's table, 640x480 at 30 fps: a driver with Fast DDS's defaults, publishing best effort."""
     from rclpy.qos import QoSReliabilityPolicy

@@ -53,14 +53,19 @@ SOCKET_BUFFER_NEEDED = 4 * 2**20
 SOCKET_BUFFER_LIMIT = Path("/proc/sys/net/core/rmem_max")
 
 
+def socket_buffer_limit():
+    """The largest socket receive buffer the kernel allows, in bytes; None where it does not say (not Linux)."""
+    try:
+        return int(SOCKET_BUFFER_LIMIT.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def warn_small_socket_buffers(logger):
     """Warn that best-effort raw images will lose frames where the kernel caps socket buffers low; True when
     warned."""
-    try:
-        limit = int(SOCKET_BUFFER_LIMIT.read_text())
-    except (OSError, ValueError):  # not Linux
-        return False
-    if limit >= SOCKET_BUFFER_NEEDED:
+    limit = socket_buffer_limit()
+    if limit is None or limit >= SOCKET_BUFFER_NEEDED:
         return False
     logger.warning(f"net.core.rmem_max is {limit} bytes: best-effort camera images from another process will "
                    f"lose frames; allow {SOCKET_BUFFER_NEEDED} (sudo sysctl -w net.core.rmem_max="
