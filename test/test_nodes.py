@@ -752,6 +752,19 @@ def test_a_best_effort_camera_driver_without_a_profile_loses_no_frame_to_a_detec
     assert all(array.faces for array in faces), output
 
 
+def test_a_jpeg_camera_driver_without_a_profile_reaches_a_best_effort_subscription(monkeypatch):
+    """docs/ROS.md's JPEG row, 640x480 at 30 fps: a driver process with Fast DDS's defaults publishing
+    CompressedImages, a subscriber process with face_detection_node's QoS and shipped profile."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("dds_table", ROOT / "tools" / "dds_table.py")
+    dds_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dds_table)
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(DOMAIN_ID))  # the two processes', this test process's domain
+    received, _ = dds_table.count_frames(640, 480, 60, {}, True, False, compressed=True)
+    assert received >= 57
+
+
 def test_best_effort_images_warn_where_the_kernel_caps_socket_buffers_low(tmp_path, monkeypatch):
     from emotion_ros.nodes import common
 

@@ -55,7 +55,7 @@ def count_frames(width, height, frames, driver_profile, driver_reliable, subscri
 
     plain = {name: value for name, value in os.environ.items() if name not in DDS_PROFILE_VARIABLES}
     if subscriber_profile is None:
-        subscriber_profile = _without_user_profile(lambda: shipped_dds_profile_environment(reads_images=True))
+        subscriber_profile = shipped_dds_profile_environment(reads_images=True, environment={})
     subscriber = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "--subscribe", "reliable" if subscriber_reliable else
          "best_effort", "compressed" if compressed else "raw"],
@@ -72,16 +72,6 @@ def count_frames(width, height, frames, driver_profile, driver_reliable, subscri
         driver.kill()
         subscriber.kill()
     return int(output[0]), output[1]
-
-
-def _without_user_profile(function):
-    from emotion_ros.nodes.common import DDS_PROFILE_VARIABLES
-
-    saved = {name: os.environ.pop(name) for name in DDS_PROFILE_VARIABLES if name in os.environ}
-    try:
-        return function()
-    finally:
-        os.environ.update(saved)
 
 
 def subscribe(reliability, transport):
@@ -127,8 +117,8 @@ def main():
     from emotion_ros.nodes.common import shipped_dds_profile_environment
 
     os.environ.setdefault("ROS_DOMAIN_ID", "88")
-    publisher = _without_user_profile(shipped_dds_profile_environment)
-    subscriber = _without_user_profile(lambda: shipped_dds_profile_environment(reads_images=True))
+    publisher = shipped_dds_profile_environment(environment={})  # the shipped ones, whatever this shell sets
+    subscriber = shipped_dds_profile_environment(reads_images=True, environment={})
     limit = Path("/proc/sys/net/core/rmem_max").read_text().strip()
     print(f"kernel: net.core.rmem_max {limit}")
     print(f"| image | driver | driver QoS | subscriber profile | subscriber QoS | frames received of {args.frames} "

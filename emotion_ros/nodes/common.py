@@ -111,9 +111,10 @@ class ImageSubscription:
         self.subscription = self.node.create_subscription(self.message_type, self.topic, self.callback,
                                                           image_qos(reliable, self.depth), event_callbacks=events)
         self.details["images"] = f"{self.topic}, {self.description}"
+        if reliable or self.message_type is not Image or self.warned_socket_buffers:
+            return
         # auto before any publisher is heard is no best-effort camera yet
-        heard = self.reliability == "best_effort" or self.node.get_publishers_info_by_topic(self.topic)
-        if not reliable and heard and self.message_type is Image and not self.warned_socket_buffers:
+        if self.reliability == "best_effort" or self.node.get_publishers_info_by_topic(self.topic):
             self.warned_socket_buffers = warn_small_socket_buffers(self.node.get_logger())
 
     def follow_publishers(self):
