@@ -7,6 +7,8 @@ also skips where fer is not installed (`make setup` installs it); nothing else m
 import argparse
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -14,6 +16,7 @@ import numpy as np
 import pytest
 
 from emotion_ros import CLASSES
+from emotion_ros.config import node_params
 from emotion_ros.vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH, EmotionClassifier
 from emotion_ros.model.datasets import load_dataset
 from emotion_ros.model.evaluation import add_evaluate_parser, classification_metrics, confusion_matrix, evaluate
@@ -57,13 +60,17 @@ def documented_accuracy():
     return float(match.group(1)) / 100
 
 
-def test_shipped_model_reaches_documented_accuracy(classifier):
-    """Also checks the output order: labels index CLASSES, so a permuted output could not score this."""
+def test_shipped_model_reaches_documented_accuracy():
+    """The stream's model as params.yaml runs it (its views of each face). Also checks the output order: labels
+    index CLASSES, so a permuted output could not score this."""
     expected = documented_accuracy()
     if not PUBLIC_TEST.exists():
         pytest.skip(f"FER2013 PublicTest not found in {DATA_DIR}")
+    params = node_params("emotion_classifier_node")
+    assert not params["ensemble"]  # the stream's one model
+    stream = EmotionClassifier.shipped(flip_tta=params["flip_tta"], zoom_tta=params["zoom_tta"])
     images, labels = load_dataset(PUBLIC_TEST)
-    predictions = np.concatenate([classifier.predict(images[i : i + 256]).argmax(axis=1)
+    predictions = np.concatenate([stream.predict(images[i : i + 256]).argmax(axis=1)
                                   for i in range(0, len(images), 256)])
     accuracy = float((predictions == labels).mean())
     assert accuracy >= expected - 0.01, (
@@ -501,3 +508,31 @@ def test_export_never_replaces_a_model_unasked_nor_through_a_link_and_checks_the
     with pytest.raises(ValueError, match="not a 48x48x1 face to the 7 classes"):
         training.export_model(tmp_path / "small.keras", tmp_path / "new")
     assert not (tmp_path / "new").exists()
+
+
+def test_average_weights_mixes_a_network_with_its_fine_tune(tmp_path):
+    pytest.importorskip("keras")
+    from emotion_ros.model import training
+
+    first, second = training.build_model(width=4), training.build_model(width=4)
+    first.save(tmp_path / "first.keras")
+    second.save(tmp_path / "second.keras")
+    result = subprocess.run([sys.executable, "-m", "emotion_ros.apps.cli", "average-weights",
+                             str(tmp_path / "first.keras"), str(tmp_path / "second.keras"), "--shares", "0.25", "0.75",
+                             "--out", str(tmp_path / "averaged.keras")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    averaged = training.load_checkpoint(tmp_path / "averaged.keras", compile=False)
+    for mixed, a, b in zip(averaged.get_weights(), first.get_weights(), second.get_weights()):
+        np.testing.assert_allclose(mixed, 0.25 * a + 0.75 * b, rtol=0, atol=1e-6)
+    assert not np.allclose(averaged.get_weights()[0], first.get_weights()[0])  # two different networks
+
+    training.build_model(width=8).save(tmp_path / "wider.keras")
+    with pytest.raises(ValueError, match="not the same network"):
+        training.average_weights([tmp_path / "first.keras", tmp_path / "wider.keras"], [0.5, 0.5],
+                                 tmp_path / "refused.keras")
+    with pytest.raises(ValueError, match="add up to 1"):
+        training.average_weights([tmp_path / "first.keras", tmp_path / "second.keras"], [0.5, 0.6],
+                                 tmp_path / "refused.keras")
+    with pytest.raises(ValueError, match="one share each"):
+        training.average_weights([tmp_path / "first.keras"], [1.0], tmp_path / "refused.keras")
+    assert not (tmp_path / "refused.keras").exists()

@@ -387,6 +387,26 @@ def add_train_gpu_parser(subparsers):
     parser.set_defaults(run=run_train_gpu)
 
 
+def run_average_weights(args):
+    from ..model.training import average_weights
+
+    print(f"wrote {average_weights(args.models, args.shares, args.out)}")
+    return 0
+
+
+def add_average_weights_parser(subparsers):
+    parser = subparsers.add_parser(
+        "average-weights", help="average the weights of a network and its fine-tunes into one network",
+        description="Write OUT, the network whose every weight is the SHARES-weighted mean of those of the MODELs: "
+                    "a network and its fine-tunes (the same architecture), e.g. the stream's model and its camera "
+                    "fine-tune (docs/MODEL.md). `export` then converts it for LiteRT.")
+    parser.add_argument("models", nargs="+", metavar="MODEL.keras", help="two networks or more (.keras checkpoints)")
+    parser.add_argument("--shares", nargs="+", type=float, required=True,
+                        help="one share per model, positive, adding up to 1")
+    parser.add_argument("--out", required=True, metavar="OUT.keras", help="the averaged network")
+    parser.set_defaults(run=run_average_weights)
+
+
 def run_export(args):
     from ..model.training import export_model
 
@@ -435,7 +455,8 @@ def build_parser():
     subparsers = parser.add_subparsers(required=True, metavar="COMMAND", dest="command")
     for add_parser in (add_analyze_parser, add_bringup_parser, add_samples_parser, add_bag_parser,
                        add_webcam_parser, add_bench_parser, add_soak_parser, add_train_parser, add_train_gpu_parser,
-                       add_pack_data_parser, add_curves_parser, add_export_parser, add_evaluate_parser):
+                       add_pack_data_parser, add_curves_parser, add_average_weights_parser, add_export_parser,
+                       add_evaluate_parser):
         add_parser(subparsers)
     _remember_parsers(parser)
     return parser

@@ -351,6 +351,30 @@ def plot_curves(history_path, png_path=None):
     plt.close(figure)
 
 
+def average_weights(keras_paths, shares, out_path):
+    """Save to `out_path` the network whose every weight is the `shares`-weighted mean of those of the networks
+    in `keras_paths`: a network and its fine-tunes, which lie close enough together that their mean is a network
+    too, between them in what it does (Wortsman et al. 2022). The stream's model is the shipped distilled
+    network averaged with its camera fine-tune: most of the fine-tune's robustness to camera faces, less of its
+    loss on sharp ones (docs/MODEL.md)."""
+    if len(keras_paths) < 2 or len(shares) != len(keras_paths):
+        raise ValueError(f"average two networks or more, one share each (got {len(keras_paths)} networks and "
+                         f"{len(shares)} shares)")
+    if min(shares) <= 0 or abs(sum(shares) - 1) > 1e-6:
+        raise ValueError(f"the shares must be positive and add up to 1, not {list(shares)}")
+    networks = [network_of(load_checkpoint(path, compile=False)) for path in keras_paths]
+    weights = [network.get_weights() for network in networks]
+    for path, other in zip(keras_paths[1:], weights[1:]):
+        if [layer.shape for layer in other] != [layer.shape for layer in weights[0]]:
+            raise ValueError(f"{path} is not the same network as {keras_paths[0]}: only the weights of one "
+                             "architecture (a network and its fine-tunes) can be averaged")
+    averaged = networks[0]
+    averaged.set_weights([sum(share * layer for share, layer in zip(shares, layers)) for layers in zip(*weights)])
+    with atomic_output(Path(out_path)) as keras_file:
+        averaged.save(keras_file)
+    return Path(out_path)
+
+
 def export_model(keras_path, out_dir, quantize=True, name="emotion_cnn", force=False):
     """Write `<name>.keras` (weights only, no optimizer) and `<name>.tflite` for LiteRT.
 

@@ -46,8 +46,8 @@ PARAMETERS = {
     "align_faces": "turn each face upright (eye line level) and frame it from its eyes, nose and mouth when the "
                    "detector gives them (BlazeFace, MTCNN); otherwise, and when false, crop the square of its box",
     "flip_tta": "average each face with its mirror image (more stable, twice the inference time)",
-    "zoom_tta": "also classify the central 85 % of each face (and its mirror with flip_tta): photos, 4 inferences "
-                "per face with flip_tta",
+    "zoom_tta": "also classify the central 85 % of each face (and its mirror with flip_tta): 4 inferences per face "
+                "with flip_tta",
     "ensemble": "classify with the photos' ensemble of three models (more accurate, three times the inference "
                 "time); false: the stream's one model",
     "image_cache_size": "images kept to pair with their face arrays by header stamp",
