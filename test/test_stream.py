@@ -14,7 +14,8 @@ import pytest
 
 from emotion_ros.apps.bench import add_bench_parser, bench_clips, run_bench, video_frames
 from emotion_ros.classes import CLASSES
-from emotion_ros.vision.classifier import valence_arousal
+from emotion_ros.config import node_params
+from emotion_ros.vision.classifier import MODEL_PATH, valence_arousal
 from emotion_ros.apps.samples import sample_video
 from emotion_ros.vision.blazeface import BlazeFaceDetector, BlazeFaceStreamDetector
 from emotion_ros.vision.stream import StreamPipeline
@@ -123,6 +124,14 @@ def test_a_face_back_after_the_longest_miss_is_a_new_face(video):
     assert ids[10:30] == [[]] * 20
     assert ids[30:] == [["face_2"]] * 10
     assert len(pipeline.smoother) == 1  # face_1 was forgotten
+
+
+def test_the_stream_pipeline_classifies_as_the_stream_nodes_are_configured():
+    """StreamPipeline() (analyze_video, bench) and the nodes run with params.yaml must see faces alike."""
+    params = node_params("emotion_classifier_node")
+    classifier = StreamPipeline(detector="haar").classifier
+    assert classifier.model_paths == (MODEL_PATH,) and not params["ensemble"]
+    assert (classifier.flip_tta, classifier.zoom_tta) == (params["flip_tta"], params["zoom_tta"])
 
 
 def test_another_detector_can_be_named(video):

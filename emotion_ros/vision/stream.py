@@ -30,13 +30,14 @@ class StreamPipeline:
     Each face's label changes only when another class leads it by `switch_margin` after smoothing, so
     `label` is not always the class with the highest smoothed score; `confidence` is its smoothed score.
     `detect_every` applies to the default `blazeface_stream` detector; another detector runs on every frame.
+    The default classifier sees each face four ways, as config/params.yaml has the stream do (docs/MODEL.md).
     """
 
     def __init__(self, detector="blazeface_stream", classifier=None, face_margin=DEFAULT_FACE_MARGIN,
                  detect_every=DEFAULT_DETECT_EVERY, time_constant=0.5, switch_margin=0.1,
                  max_missed_seconds=0.5, min_hits=1, align_faces=True):
         self.detector = _stream_detector(detector, detect_every)
-        self.classifier = classifier or EmotionClassifier()
+        self.classifier = classifier or EmotionClassifier(flip_tta=True, zoom_tta=True)
         self.face_margin = face_margin
         self.align_faces = align_faces
         self.tracker = FaceTracker(max_missed_seconds=max_missed_seconds, min_hits=min_hits)
