@@ -1,6 +1,6 @@
 """The stream's model seeing each face one, two or four ways (`flip_tta`, `zoom_tta`), on PublicTest: what each
 costs per face on one core and what it reads right, clean and degraded as cameras degrade faces
-(docs/MODEL.md, "Views of a face"). `emotion-ros evaluate` measures every row; about 5 minutes on 2 cores.
+(docs/MODEL.md, "Training"). `emotion-ros evaluate` measures every row; about 5 minutes on 2 cores.
 
     python tools/views_table.py
 """

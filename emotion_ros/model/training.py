@@ -354,7 +354,7 @@ def plot_curves(history_path, png_path=None):
 def average_weights(keras_paths, shares, out_path):
     """Save to `out_path` the network whose every weight is the `shares`-weighted mean of those of the networks
     in `keras_paths`: a network and its fine-tunes, which lie close enough together that their mean is a network
-    too, between them in what it does (Wortsman et al. 2022). The stream's model is the shipped distilled
+    too, between them in what it does (Wortsman et al. 2022). The stream's model is the distilled
     network averaged with its camera fine-tune: most of the fine-tune's robustness to camera faces, less of its
     loss on sharp ones (docs/MODEL.md)."""
     if len(keras_paths) < 2 or len(shares) != len(keras_paths):
