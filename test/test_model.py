@@ -336,6 +336,7 @@ def test_evaluate_measures_ferplus_labels_and_camera_robustness(public_test, tmp
     assert metrics["ferplus"]["faces"] == int((majority >= 0).sum())
     rated = majority >= 0
     assert metrics["ferplus"]["accuracy"] == pytest.approx(np.mean(predictions[rated] == majority[rated]))
+    assert (tmp_path / "out" / "ferplus_confusion_matrix.png").stat().st_size > 0
     assert list(metrics["robustness"]) == list(CAMERA_DEGRADATIONS)
     for row in metrics["robustness"].values():
         assert row["drop"] == pytest.approx(metrics["accuracy"] - row["accuracy"])

@@ -145,6 +145,11 @@ def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluatio
     title = f"{Path(data_path).name}: {len(images)} faces"
     accuracy = metrics["accuracy"]
     plot_confusion(confusion, out_dir / "confusion_matrix.png", f"{title}, accuracy {accuracy:.1%}")
+    if "ferplus" in metrics:
+        ferplus = metrics["ferplus"]
+        plot_confusion(ferplus["confusion_matrix"], out_dir / "ferplus_confusion_matrix.png",
+                       f"{title}: {ferplus['faces']} with a FER+ majority, accuracy {ferplus['accuracy']:.1%}",
+                       truth="FER+ majority")
     plot_distribution(np.bincount(labels, minlength=len(CLASSES)), out_dir / "class_distribution.png", title)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
@@ -172,8 +177,9 @@ def _pyplot():
     return plt
 
 
-def plot_confusion(confusion, path, title):
-    """Row-normalised confusion matrix, so rare classes (disgust) read as clearly as frequent ones."""
+def plot_confusion(confusion, path, title, truth="true"):
+    """Row-normalised confusion matrix, so rare classes (disgust) read as clearly as frequent ones; `truth`
+    names the labels of its rows (FER2013's, or FER+'s majority)."""
     plt = _pyplot()
     confusion = np.asarray(confusion)
     support = confusion.sum(axis=1, keepdims=True)
@@ -188,7 +194,7 @@ def plot_confusion(confusion, path, title):
     axis.set_xticks(range(len(CLASSES)), CLASSES, rotation=45, ha="right")
     axis.set_yticks(range(len(CLASSES)), CLASSES)
     axis.set_xlabel("predicted")
-    axis.set_ylabel("true")
+    axis.set_ylabel(truth)
     axis.set_title(title)
     figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04, label="share of the true class")
     figure.tight_layout()
@@ -229,7 +235,8 @@ def format_report(metrics, out_dir):
         "",
         f"throughput: {speed['batch_1_faces_per_s']:.0f} faces/s at batch 1, "
         f"{speed['batch_faces_per_s']:.0f} faces/s at batch {speed['batch_size']}",
-        f"wrote {out_dir}/confusion_matrix.png, class_distribution.png and metrics.json",
+        f"wrote {out_dir}/confusion_matrix.png" + (", ferplus_confusion_matrix.png" if "ferplus" in metrics else "")
+        + ", class_distribution.png and metrics.json",
     ]
     return "\n".join(lines)
 
