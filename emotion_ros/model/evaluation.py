@@ -89,13 +89,13 @@ def _ratio(numerator, denominator):
 
 def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluation", batch_size=256,
              usage="PublicTest", zoom_tta=False, robustness=False):
-    """Metrics of the model on one split, also written as metrics.json with two PNGs into `out_dir`.
+    """Metrics of the model on one split, also written as metrics.json with its plots into `out_dir`.
 
     `model_path` is one .tflite model, several (averaged, an ensemble) or FER_MODEL.
     `usage` selects the rows of a full FER2013 CSV (ignored for .npz archives and class folders).
     Where FER+'s votes lie beside an .npz archive (`_ferplus.npz`), the same predictions are also measured
-    against FER+'s majority labels (`ferplus`). `robustness` measures the accuracy again on the faces
-    degraded as cameras degrade them (`degradations.py`).
+    against FER+'s majority labels (`ferplus`, and ferplus_confusion_matrix.png). `robustness` measures the
+    accuracy again on the faces degraded as cameras degrade them (`degradations.py`).
     Throughput counts the preprocessing, as the nodes pay it, on the classifier's single thread.
     """
     if model_path == FER_MODEL and (flip_tta or zoom_tta):
