@@ -196,7 +196,7 @@ def plot_confusion(confusion, path, title, truth="true"):
     axis.set_xlabel("predicted")
     axis.set_ylabel(truth)
     axis.set_title(title)
-    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04, label="share of the true class")
+    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04, label=f"share of the {truth} class")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
