@@ -537,3 +537,28 @@ def test_average_weights_mixes_a_network_with_its_fine_tune(tmp_path):
     with pytest.raises(ValueError, match="one share each"):
         training.average_weights([tmp_path / "first.keras"], [1.0], tmp_path / "refused.keras")
     assert not (tmp_path / "refused.keras").exists()
+
+
+@needs_data
+def test_widening_keeps_what_the_network_computes_and_trains_on(public_test, tmp_path):
+    from emotion_ros.model import training
+    from emotion_ros.model.widening import network_width, widen_network
+
+    faces = public_test[0][:64, ..., None].astype(np.float32)
+    network = training.network_of(training.load_checkpoint(MODEL_PATH.with_suffix(".keras"), compile=False))
+    exact, drifting = widen_network(network, 40, noise=0.0), widen_network(network, 40)
+    assert network_width(exact) == 40 and exact.count_params() > 1.5 * network.count_params()
+    narrow_scores = network.predict(faces, verbose=0)
+    np.testing.assert_allclose(exact.predict(faces, verbose=0), narrow_scores, rtol=0, atol=1e-5)
+    drift = np.abs(drifting.predict(faces, verbose=0) - narrow_scores).max()
+    assert 0 < drift < 0.05  # the copies' noise moves the outputs, a little
+    with pytest.raises(ValueError, match="cannot narrow"):
+        widen_network(exact, 32)
+
+    run_dir = tmp_path / "wider"
+    training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=1, limit=128, batch_size=64, width=40,
+                   init_from=MODEL_PATH.with_suffix(".keras"))
+    trained = training.network_of(training.load_checkpoint(run_dir / "last.keras", compile=False))
+    assert network_width(trained) == 40
+    assert json.loads((run_dir / "train_config.json").read_text())["width"] == 40
+    assert network_width(training.load_checkpoint(run_dir / "widened.keras", compile=False)) == 40

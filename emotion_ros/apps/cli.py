@@ -307,7 +307,8 @@ def add_train_parser(subparsers):
     parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.keras")
     parser.add_argument("--init-from", metavar="MODEL.keras",
                         help="start from these weights with a new warm-up and cosine cycle (a longer training "
-                             "after a finished one); the architecture comes from the file, --width is ignored")
+                             "after a finished one); the architecture comes from the file, and a --width above "
+                             "its own widens it, computing what it computed")
     parser.add_argument("--teacher", nargs="+", metavar="MODEL.tflite",
                         help="distil these models (e.g. the photos' ensemble) into the network trained")
     parser.set_defaults(run=run_train)

@@ -29,6 +29,7 @@ from .targets import (
     training_targets,
     unreliable_faces,
 )
+from .widening import network_width, widen_network
 
 DEFAULT_TRAIN = "../shared/data/fer2013/fer2013_train.npz"
 DEFAULT_VAL = "../shared/data/fer2013/fer2013_publictest.npz"
@@ -171,7 +172,8 @@ def train(
 
     `init_from` starts from the weights of an earlier run with a fresh optimizer and a new warm-up and
     cosine cycle (a warm restart): a finished cosine schedule ends at a learning rate of zero, so a longer
-    training cannot simply resume it.
+    training cannot simply resume it. A `width` above that network's widens it first (`widening.py`) and
+    keeps the widened start in `run_dir` (widened.keras).
 
     `teacher` (.tflite models, e.g. the photos' ensemble) distils them into the network trained: each face's
     target mixes its label with `teacher_weight` of the teacher's probabilities (four views of the face, as
@@ -229,6 +231,10 @@ def train(
         if init_from:
             model = network_of(load_checkpoint(init_from, compile=False))
             print(f"starting from the weights of {init_from}")
+            if width > network_width(model):
+                print(f"widened from {network_width(model)} to {width} filters: {run_dir / 'widened.keras'}")
+                model = widen_network(model, width, seed=seed)
+                model.save(run_dir / "widened.keras")  # the start, to average the trained network with
         else:
             model = build_model(width=width)
         trainer = build_trainer(model, build_augmentation(camera=camera))
