@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import interrupted
 from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
@@ -406,10 +407,6 @@ def test_compressed_bags_are_refused_before_anything_is_decompressed(photo_dir, 
 
 @pytest.mark.parametrize("signum", [2, 15], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupted_record_or_analyze_leaves_no_partial_bag_or_csv_and_no_traceback(tmp_path, signum):
-    import subprocess
-    import sys
-    import time
-
     from emotion_ros.apps.samples import sample_photos
 
     photos = tmp_path / "photos"
@@ -418,17 +415,11 @@ def test_an_interrupted_record_or_analyze_leaves_no_partial_bag_or_csv_and_no_tr
     for index in range(300):
         (photos / f"{index:03d}.jpg").write_bytes(group)
 
-    def interrupted(*command, after):
-        process = subprocess.Popen([sys.executable, "-m", "emotion_ros.apps.cli", "bag", *command],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        time.sleep(after)
-        process.send_signal(signum)
-        return process.wait(timeout=60), process.communicate()[1]
-
-    code, errors = interrupted("record-photos", str(photos), "-o", str(tmp_path / "partial"), after=1.5)
+    code, errors = interrupted(["bag", "record-photos", str(photos), "-o", str(tmp_path / "partial")], after=1.5,
+                               signum=signum)
     assert code == 130 and "Traceback" not in errors and not (tmp_path / "partial").exists(), errors
     bag = record_photos(photos, tmp_path / "whole", fps=FPS, start_ns=START_NS).bag_path
-    code, errors = interrupted("analyze", str(bag), "-o", str(tmp_path / "out"), "--csv", str(tmp_path / "f.csv"),
-                               "--no-progress", after=6)
+    code, errors = interrupted(["bag", "analyze", str(bag), "-o", str(tmp_path / "out"), "--csv",
+                                str(tmp_path / "f.csv"), "--no-progress"], after=6, signum=signum)
     assert code == 130 and "Traceback" not in errors, errors
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob("*f.*csv"))

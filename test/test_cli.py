@@ -7,11 +7,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import pytest
+from conftest import interrupted
 
 import emotion_ros as emotion_ros_package
 from emotion_ros import CLASSES
@@ -192,15 +192,6 @@ def test_analyze_video_returns_rows_and_a_dataframe(tmp_path):
     text.write_text("not a video")
     with pytest.raises(ValueError, match="cannot read"):
         analyze_video(text)
-
-
-def interrupted(command, after, signum=signal.SIGINT):
-    """Run `emotion-ros COMMAND...`, send `signum` after `after` seconds; its exit code and stderr."""
-    process = subprocess.Popen([sys.executable, "-m", "emotion_ros.apps.cli", *command], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    time.sleep(after)
-    process.send_signal(signum)
-    return process.wait(timeout=60), process.communicate()[1]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

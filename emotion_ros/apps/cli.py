@@ -486,13 +486,18 @@ def main(argv=None):
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if not args.verbose:
         quiet_libraries(args.command)
-    # SIGTERM ends a command as Ctrl-C does: outputs in progress are removed, finished ones kept.
-    signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGINT))
+    # SIGTERM ends a command as Ctrl-C does: outputs in progress are removed, finished ones kept. Even when
+    # SIGINT is ignored, as it is for a script's background job (`emotion-ros analyze ... &`), `kill` ends it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         sys.exit(args.run(args))
     except KeyboardInterrupt:
         print(f"emotion-ros {args.command}: interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Outputs in progress are already removed. Exiting now, not through sys.exit: CPython would end the
+        # process by SIGINT instead of status 130 when the interrupt crossed a library's own embedded evaluation.
+        os._exit(130)
     except (FileNotFoundError, FileExistsError, ValueError) as error:
         sys.exit(f"emotion-ros {args.command}: {error}")
     except ModuleNotFoundError as error:
