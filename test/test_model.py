@@ -562,3 +562,29 @@ def test_widening_keeps_what_the_network_computes_and_trains_on(public_test, tmp
     assert network_width(trained) == 40
     assert json.loads((run_dir / "train_config.json").read_text())["width"] == 40
     assert network_width(training.load_checkpoint(run_dir / "widened.keras", compile=False)) == 40
+
+
+@needs_data
+def test_bfloat16_training_resumes_in_bfloat16_and_exports_a_float32_network(public_test, tmp_path):
+    from emotion_ros.model import training
+
+    faces = public_test[0][:64, ..., None].astype(np.float32)
+    shipped = training.network_of(training.load_checkpoint(MODEL_PATH.with_suffix(".keras"), compile=False))
+    fast = training.in_precision(shipped, "mixed_bfloat16")
+    assert fast.get_layer(index=2).compute_dtype == "bfloat16" and fast.output.dtype == "float32"
+    agreement = (fast.predict(faces, verbose=0).argmax(1) == shipped.predict(faces, verbose=0).argmax(1)).mean()
+    assert agreement >= 0.9  # the same network, computed with 8 bits of mantissa
+
+    run_dir = tmp_path / "bf16"
+    training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=1, limit=128, batch_size=64, bfloat16=True,
+                   init_from=MODEL_PATH.with_suffix(".keras"))
+    training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=2, limit=128, batch_size=64, resume=True)
+    checkpoint = training.load_checkpoint(run_dir / "last.keras", compile=False)
+    assert checkpoint.get_layer("emotion_cnn").get_layer(index=2).compute_dtype == "bfloat16"
+    assert len(training.read_history(run_dir / "history.csv")) == 2
+    assert json.loads((run_dir / "train_config.json").read_text())["bfloat16"] is True
+    network = training.network_of(checkpoint)
+    assert all(layer.compute_dtype == "float32" for layer in network.layers)
+    tflite = training.export_model(run_dir / "last.keras", tmp_path / "export")
+    np.testing.assert_allclose(EmotionClassifier(tflite).predict(list(public_test[0][:16])),
+                               network.predict(faces[:16], verbose=0), atol=0.05)

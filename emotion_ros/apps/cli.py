@@ -252,7 +252,7 @@ def run_train(args):
 
     best = training.train(args.train, args.val, args.run_dir, args.epochs, args.batch_size, args.learning_rate,
                           args.width, args.class_weight_power, args.limit, args.resume, args.seed, args.init_from,
-                          args.teacher, args.teacher_weight, **training_recipe(args))
+                          args.teacher, args.teacher_weight, bfloat16=args.bfloat16, **training_recipe(args))
     if best.exists():  # not after `--epochs 0`, which only computes the teacher's probabilities
         print(f"best model: {best}; export it with: emotion-ros export {best}")
     return 0
@@ -311,6 +311,9 @@ def add_train_parser(subparsers):
                              "its own widens it, computing what it computed")
     parser.add_argument("--teacher", nargs="+", metavar="MODEL.tflite",
                         help="distil these models (e.g. the photos' ensemble) into the network trained")
+    parser.add_argument("--bfloat16", action="store_true",
+                        help="compute in bfloat16 on float32 weights: about twice as fast on a CPU with AMX "
+                             "(lscpu: amx_bf16); a resumed run keeps its checkpoint's precision")
     parser.set_defaults(run=run_train)
 
 

@@ -92,8 +92,28 @@ def load_checkpoint(path, compile=True):
 
 
 def network_of(model):
-    """The emotion network inside a trainer checkpoint, or the model itself when it is a bare network."""
-    return model.get_layer("emotion_cnn") if model.name == "trainer" else model
+    """The emotion network inside a trainer checkpoint (or the model itself when it is a bare network) in
+    float32, whatever precision it was trained in: what export, averaging and further training take."""
+    network = model.get_layer("emotion_cnn") if model.name == "trainer" else model
+    return network if computes_in_float32(network) else in_precision(network, "float32")
+
+
+def computes_in_float32(network):
+    return all(layer.compute_dtype == "float32" for layer in network.layers)
+
+
+def in_precision(network, policy):
+    """A copy of a `build_model()` network, with its weights, whose layers compute in `policy`: "float32", or
+    "mixed_bfloat16" (bfloat16 arithmetic on float32 weights, the scores in float32)."""
+    import keras
+
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        copy = build_model(num_classes=network.output_shape[-1], width=network_width(network))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    copy.set_weights(network.get_weights())
+    return copy
 
 
 def training_set(faces, labels, votes=None, matched=None, ferplus_weight=0.0, drop_unreliable=False,
@@ -165,6 +185,7 @@ def train(
     logit_adjustment=0.0,
     camera=0.0,
     select="accuracy",
+    bfloat16=False,
 ):
     """Train, keeping `last.keras` (every epoch), `best.keras` (best PublicTest `select`: accuracy or
     balanced_accuracy), `history.csv` and `curves.png` in `run_dir`. With `resume`, training continues from
@@ -182,6 +203,10 @@ def train(
     FER+'s ten votes the same way, `drop_unreliable` leaves out the faces FER+ calls unknown or not a face,
     `logit_adjustment` (tau) balances the classes in the loss (`losses.py`), `camera` degrades that fraction
     of the faces as cameras do (`FaceAugmentation`).
+
+    `bfloat16` computes in bfloat16 on float32 weights (Keras's mixed precision), as `train-gpu` does: on a
+    CPU with AMX (`lscpu` lists amx_bf16) an epoch takes about half the time. Its checkpoints keep that
+    precision, so a resumed run keeps it too; `network_of` gives their network in float32.
     """
     import keras
 
@@ -223,6 +248,7 @@ def train(
     initial_epoch, best_value = 0, None
     if resume:
         trainer = load_checkpoint(last_path)
+        bfloat16 = not computes_in_float32(trainer.get_layer("emotion_cnn"))
         rows = read_history(history_path)
         initial_epoch = len(rows)
         best_value = max((float(r[monitor]) for r in rows), default=None)
@@ -237,6 +263,8 @@ def train(
                 model.save(run_dir / "widened.keras")  # the start, to average the trained network with
         else:
             model = build_model(width=width)
+        if bfloat16:
+            model = in_precision(model, "mixed_bfloat16")
         trainer = build_trainer(model, build_augmentation(camera=camera))
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0,
@@ -285,7 +313,8 @@ def train(
                     "seed": seed, "init_from": str(init_from) if init_from else None,
                     "teacher": [str(path) for path in teacher or []], "teacher_weight": teacher_weight,
                     "ferplus_weight": ferplus_weight, "drop_unreliable": drop_unreliable,
-                    "logit_adjustment": logit_adjustment, "camera": camera, "select": select}, indent=2)
+                    "logit_adjustment": logit_adjustment, "camera": camera, "select": select,
+                    "bfloat16": bfloat16}, indent=2)
     )
     return best_path
 
