@@ -57,12 +57,15 @@ def interrupted(command, after, signum=signal.SIGINT):
     process = subprocess.Popen([sys.executable, "-m", "emotion_ros.apps.cli", *command], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, sigint_disposition))
-    deadline = time.monotonic() + 120
-    while process.poll() is None and not _catches(process.pid, signal.SIGTERM) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(after)
-    process.send_signal(signum)
-    _, errors = process.communicate(timeout=60)
+    try:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and not _catches(process.pid, signal.SIGTERM) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(after)
+        process.send_signal(signum)
+        _, errors = process.communicate(timeout=60)
+    finally:
+        process.kill()  # one that did not stop must not run on after the test
     return process.returncode, errors
 
 
