@@ -205,8 +205,8 @@ def train(
     of the faces as cameras do (`FaceAugmentation`).
 
     `bfloat16` computes in bfloat16 on float32 weights (Keras's mixed precision), as `train-gpu` does: on a
-    CPU with AMX (`lscpu` lists amx_bf16) an epoch takes about half the time. Its checkpoints keep that
-    precision, so a resumed run keeps it too; `network_of` gives their network in float32.
+    CPU with AMX (`lscpu` lists amx_bf16) an epoch takes about a quarter less time (docs/MODEL.md). Its
+    checkpoints keep that precision, so a resumed run keeps it too; `network_of` gives their network in float32.
     """
     import keras
 
