@@ -498,8 +498,8 @@ def main(argv=None):
         print(f"emotion-ros {args.command}: interrupted", file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.flush()
-        # Outputs in progress are already removed. Exiting now, not through sys.exit: CPython would end the
-        # process by SIGINT instead of status 130 when the interrupt crossed a library's own embedded evaluation.
+        # Outputs in progress are already removed. Exiting now, not through sys.exit: after a handled interrupt
+        # CPython can still end the process by SIGINT instead of status 130 (its mark of an unhandled one stays).
         os._exit(130)
     except (FileNotFoundError, FileExistsError, ValueError) as error:
         sys.exit(f"emotion-ros {args.command}: {error}")
