@@ -250,10 +250,15 @@ def test_training_with_ferplus_balance_and_camera_records_the_new_metrics(tmp_pa
     assert 0 < float(rows[0]["val_balanced_accuracy"]) <= 1 and 0 < float(rows[0]["val_ferplus_agreement"]) <= 1
     config = json.loads((run_dir / "train_config.json").read_text())
     assert (config["ferplus_weight"], config["logit_adjustment"], config["camera"]) == (0.5, 1.0, 0.15)
-    # the checkpoint holds the loss and the augmentation: a resumed run loads both
+    # the checkpoint holds the loss and the augmentation, train_config.json the targets and class weights:
+    # a resumed run goes on with the options it was started with, whatever the resuming command gives
     training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=2, limit=128, batch_size=64, resume=True,
-                   ferplus_weight=0.5, drop_unreliable=True, camera=0.15, select="balanced_accuracy")
+                   ferplus_weight=0.2, seed=5)
     assert len(training.read_history(run_dir / "history.csv")) == 2
+    resumed = json.loads((run_dir / "train_config.json").read_text())
+    assert {name: resumed[name] for name in config if name != "epochs"} == {
+        name: value for name, value in config.items() if name != "epochs"}
+    assert (resumed["epochs"], resumed["class_weight_power"], resumed["seed"]) == (2, 0.0, 0)
     with pytest.raises(FileExistsError, match="holds a training"):
         training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=2, limit=128)
     with pytest.raises(FileNotFoundError, match="nothing to resume"):

@@ -304,7 +304,9 @@ def add_train_parser(subparsers):
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=64)
     add_training_arguments(parser, learning_rate=2e-3)
-    parser.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.keras")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from RUN_DIR/last.keras with the options the run was started with "
+                             "(RUN_DIR/train_config.json), up to --epochs")
     parser.add_argument("--init-from", metavar="MODEL.keras",
                         help="start from these weights with a new warm-up and cosine cycle (a longer training "
                              "after a finished one); the architecture comes from the file, and a --width above "

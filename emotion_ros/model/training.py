@@ -188,8 +188,9 @@ def train(
     bfloat16=False,
 ):
     """Train, keeping `last.keras` (every epoch), `best.keras` (best PublicTest `select`: accuracy or
-    balanced_accuracy), `history.csv` and `curves.png` in `run_dir`. With `resume`, training continues from
-    `last.keras`; without it, a run directory that holds a training is refused.
+    balanced_accuracy), `history.csv` and `curves.png` in `run_dir`, its options in `train_config.json`. With
+    `resume`, training continues from `last.keras` with those options, up to `epochs`; without it, a run
+    directory that holds a training is refused.
 
     `init_from` starts from the weights of an earlier run with a fresh optimizer and a new warm-up and
     cosine cycle (a warm restart): a finished cosine schedule ends at a learning rate of zero, so a longer
@@ -214,15 +215,39 @@ def train(
 
     check_select(select)
     check_target_weights(ferplus_weight, teacher_weight if teacher else 0.0)  # before the teacher's minutes
-    keras.utils.set_random_seed(seed)
     run_dir = Path(run_dir)
     last_path, best_path, history_path = run_dir / "last.keras", run_dir / "best.keras", run_dir / "history.csv"
+    config_path = run_dir / "train_config.json"
     if resume and not last_path.exists():
         raise FileNotFoundError(f"nothing to resume: {last_path} does not exist (leave out --resume to start)")
     if not resume and (last_path.exists() or best_path.exists()) and epochs:
         raise FileExistsError(f"{run_dir} holds a training already: --resume continues it, or choose another "
                               "--run-dir")
+    options = {"train": str(train_path), "val": str(val_path), "batch_size": batch_size,
+               "learning_rate": learning_rate, "width": width, "class_weight_power": class_weight_power,
+               "limit": limit, "seed": seed, "init_from": str(init_from) if init_from else None,
+               "teacher": [str(path) for path in teacher or []], "teacher_weight": teacher_weight,
+               "ferplus_weight": ferplus_weight, "drop_unreliable": drop_unreliable,
+               "logit_adjustment": logit_adjustment, "camera": camera, "select": select}
+    if resume and config_path.exists():
+        # A resumed run goes on as it was started (its data, targets, class weights, seed), whatever options
+        # the resuming command gives: only `epochs` says where it now ends.
+        recorded = json.loads(config_path.read_text())
+        changed = sorted(name for name in options if name in recorded and recorded[name] != options[name])
+        options.update({name: recorded[name] for name in options if name in recorded})
+        if changed:
+            print(f"resuming with the options the run was started with ({config_path}): "
+                  + ", ".join(f"{name} {options[name]!r}" for name in changed))
+    train_path, val_path, batch_size, limit, seed = (options[name] for name in
+                                                     ("train", "val", "batch_size", "limit", "seed"))
+    class_weight_power, teacher, teacher_weight = (options[name] for name in
+                                                   ("class_weight_power", "teacher", "teacher_weight"))
+    ferplus_weight, drop_unreliable, camera, select = (options[name] for name in
+                                                       ("ferplus_weight", "drop_unreliable", "camera", "select"))
+    keras.utils.set_random_seed(seed)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        config_path.write_text(json.dumps({**options, "epochs": epochs, "bfloat16": bfloat16}, indent=2))
 
     x_train, y_train = load_dataset(train_path, usage="Training")
     x_val, y_val = load_dataset(val_path, usage="PublicTest")
@@ -307,15 +332,7 @@ def train(
         callbacks=callbacks,
         verbose=1 if sys.stdout.isatty() else 2,
     )
-    (run_dir / "train_config.json").write_text(
-        json.dumps({"train": str(train_path), "val": str(val_path), "epochs": epochs, "batch_size": batch_size,
-                    "learning_rate": learning_rate, "width": width, "class_weight_power": class_weight_power,
-                    "seed": seed, "init_from": str(init_from) if init_from else None,
-                    "teacher": [str(path) for path in teacher or []], "teacher_weight": teacher_weight,
-                    "ferplus_weight": ferplus_weight, "drop_unreliable": drop_unreliable,
-                    "logit_adjustment": logit_adjustment, "camera": camera, "select": select,
-                    "bfloat16": bfloat16}, indent=2)
-    )
+    config_path.write_text(json.dumps({**options, "epochs": epochs, "bfloat16": bfloat16}, indent=2))
     return best_path
 
 
