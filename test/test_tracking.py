@@ -40,12 +40,23 @@ def test_a_short_miss_keeps_the_id_and_a_long_one_gives_a_new_id():
     tracker = FaceTracker(max_missed_seconds=0.5)
     box = (200, 100, 120, 120)
     assert tracker.update([box], 0.0) == ["face_1"]
-    assert tracker.update([], 0.1) == []
+    assert [tracker.update([], frame / 10) for frame in range(1, 4)] == [[]] * 3
     assert tracker.update([box], 0.4) == ["face_1"]  # back after 0.4 s
-    assert tracker.update([], 0.5) == []
+    assert [tracker.update([], frame / 10) for frame in range(5, 10)] == [[]] * 5
     assert tracker.face_ids == {"face_1"}
-    assert tracker.update([box], 1.0) == ["face_2"]  # back after 0.6 s: a new face, face_1 is not reused
-    assert tracker.face_ids == {"face_2"}
+    assert tracker.update([], 1.0) == []  # missed for 0.6 s
+    assert tracker.face_ids == set()
+    assert tracker.update([box], 1.1) == ["face_2"]  # a new face: face_1 is not reused
+
+
+def test_a_pause_in_the_frames_is_not_a_miss():
+    """A node that fell behind takes the newest frame; the face in it is the face it saw last."""
+    tracker = FaceTracker(max_missed_seconds=0.5)
+    box = (200, 100, 120, 120)
+    assert tracker.update([box], 0.0) == ["face_1"]
+    assert tracker.update([box], 2.0) == ["face_1"]
+    assert tracker.update([], 4.0) == []  # not found after a pause: gone
+    assert tracker.update([box], 4.1) == ["face_2"]
 
 
 def test_a_far_or_much_larger_box_is_another_face():

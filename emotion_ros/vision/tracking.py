@@ -38,7 +38,9 @@ class FaceTracker:
     """Gives each face a `face_<n>` id that it keeps while it stays in view; ids are never reused.
 
     A track survives `max_missed_seconds` without a detection (a blink of the detector, a turned
-    head); a face seen again later gets a new id. A new track gets its id only after `min_hits`
+    head); a face seen again later gets a new id. A track ends only at a frame that still does not
+    find it, so that a pause in the frames themselves (a node that fell behind and took the newest
+    frame, a paused bag) does not give the face a new id. A new track gets its id only after `min_hits`
     detections, so that a detector's one-frame false alarm does not consume an id (1: at once).
     """
 
@@ -57,7 +59,6 @@ class FaceTracker:
 
     def update(self, boxes, stamp):
         """The face id of each box of this frame, in order ("" for a track not yet confirmed)."""
-        self._tracks = [t for t in self._tracks if stamp - t.last_seen <= self.max_missed_seconds]
         pairs = sorted(
             (face_distance(track.box, box), track_index, box_index)
             for track_index, track in enumerate(self._tracks)
@@ -79,6 +80,7 @@ class FaceTracker:
             if matched[box_index] is None:
                 matched[box_index] = Track(tuple(box), stamp)
                 self._tracks.append(matched[box_index])
+        self._tracks = [t for t in self._tracks if stamp - t.last_seen <= self.max_missed_seconds]
         for track in matched:
             if not track.face_id and track.hits >= self.min_hits:
                 track.face_id = f"face_{next(self._numbers)}"
