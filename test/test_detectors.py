@@ -14,10 +14,12 @@ from emotion_ros.vision.blazeface import (
     tiles,
     weighted_suppression,
 )
-from emotion_ros.vision.boxes import Detection
+from emotion_ros import CLASSES
+from emotion_ros.vision.boxes import Detection, left_to_right
+from emotion_ros.vision.classifier import ENSEMBLE_MODEL_PATHS, SMALL_FACE_WIDTH, EmotionClassifier
 from emotion_ros.vision.detectors import detect_faces
 from emotion_ros.vision.mtcnn import MtcnnDetector
-from emotion_ros.vision.pipeline import aligned_face, face_crop
+from emotion_ros.vision.pipeline import FER_KEYPOINTS, aligned_face, face_crop, face_frame_width
 
 GROUP_PHOTOS = {0: 6, 1: 5}  # index in sample_photos(): faces in it
 POSED = 2  # a posed surprise, the face filling the photo
@@ -76,6 +78,29 @@ def test_every_face_of_a_group_photo_with_faces_40_px_wide_is_found_and_nothing_
             x, y, w, h = original.box
             centre = np.array([500 + (x + w / 2) * scale, 300 + (y + h / 2) * scale])
             assert np.abs(np.array(face.box[:2]) + np.array(face.box[2:]) / 2 - centre).max() < 0.3 * w * scale
+
+
+def test_the_photos_read_a_group_photo_s_small_faces_with_the_stream_model():
+    """A group photo shrunk until its faces' frames straddle SMALL_FACE_WIDTH: analyze_image reads each face
+    below it with the stream's model and each above with the ensemble (docs/MODEL.md, "Small faces")."""
+    from emotion_ros.vision.pipeline import PhotoPipeline, analyze_image
+
+    image = cv2.imread(str(sample_photos()[0]))
+    pipeline = PhotoPipeline()
+    widths = [face_frame_width(d) for d in pipeline.detector(image)]
+    scale = (SMALL_FACE_WIDTH + 2) / np.median(widths)  # frames of about 38-45 px
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.full((1080, 1920, 3), 128, np.uint8)
+    canvas[300 : 300 + small.shape[0], 500 : 500 + small.shape[1]] = small
+    detections = left_to_right(pipeline.detector(canvas))
+    widths = np.array([face_frame_width(d) for d in detections])
+    assert len(detections) >= 4 and (widths < SMALL_FACE_WIDTH).any() and (widths >= SMALL_FACE_WIDTH).any()
+    crops = [face_crop(canvas, d) for d in detections]
+    stream = EmotionClassifier.shipped(flip_tta=True, zoom_tta=True).predict(crops)
+    ensemble = EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True).predict(crops)
+    for face, width, by_stream, by_ensemble in zip(analyze_image(canvas), widths, stream, ensemble):
+        expected = by_stream if width < SMALL_FACE_WIDTH else by_ensemble
+        assert [face.scores[name] for name in CLASSES] == pytest.approx(expected, abs=1e-5)
 
 
 def test_blazeface_finds_what_mtcnn_finds_on_the_group_photos(detector):
@@ -174,6 +199,16 @@ def test_faces_without_keypoints_are_cropped_from_their_box():
     assert aligned.shape[0] == aligned.shape[1] >= 48
     for broken in (((60, 40), (float("nan"), 40), (70, 55), (70, 65)), ((60, 40),) * 4, ((60, 40), (80, 40))):
         assert face_crop(image, Detection((50, 20, 40, 60), 1.0, broken)).shape == (60, 60, 3)  # from the box
+
+
+def test_the_frame_width_is_the_width_in_the_image_of_what_the_classifier_sees():
+    assert face_frame_width(Detection((50, 20, 40, 60))) == 60
+    assert face_frame_width(Detection((50, 20, 40, 60)), margin=0.25) == 90
+    keypoints = [(30 + 36 * p.real, 10 + 36 * p.imag) for p in FER_KEYPOINTS]  # a FER frame 36 px wide
+    assert face_frame_width(Detection((35, 15, 26, 26), 1.0, keypoints)) == pytest.approx(36)
+    assert face_frame_width(Detection((35, 15, 26, 26), 1.0, keypoints), align=False) == 26
+    image = np.full((100, 100), 128, np.uint8)
+    assert face_crop(image, Detection((35, 15, 26, 26), 1.0, keypoints)).shape == (48, 48)  # enlarged to the input
 
 
 def test_huge_frames_are_searched_on_a_smaller_copy_with_keypoints_mapped_back(detector):

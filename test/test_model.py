@@ -17,7 +17,7 @@ import pytest
 
 from emotion_ros import CLASSES
 from emotion_ros.config import node_params
-from emotion_ros.vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH, EmotionClassifier
+from emotion_ros.vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH, SMALL_FACE_WIDTH, EmotionClassifier
 from emotion_ros.model.datasets import load_dataset
 from emotion_ros.model.evaluation import add_evaluate_parser, classification_metrics, confusion_matrix, evaluate
 
@@ -407,6 +407,25 @@ def test_ensemble_averages_its_models(public_test):
     assert ensemble.name == " + ".join(path.name for path in ENSEMBLE_MODEL_PATHS)
     with pytest.raises(FileNotFoundError, match="missing.tflite"):
         EmotionClassifier([MODEL_PATH, MODEL_PATH.with_name("missing.tflite")])
+
+
+@needs_data
+def test_the_photos_ensemble_leaves_small_faces_to_the_stream_model(public_test):
+    """Faces enlarged from few pixels are read better by the stream's camera-trained model (docs/MODEL.md)."""
+    faces = public_test[0][:8]
+    photos = EmotionClassifier.shipped(ensemble=True, flip_tta=True, zoom_tta=True)
+    stream = EmotionClassifier.shipped(flip_tta=True, zoom_tta=True).predict(faces)
+    ensemble = EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True).predict(faces)
+    assert not np.allclose(stream, ensemble, atol=1e-3)
+    widths = [SMALL_FACE_WIDTH - 0.5, SMALL_FACE_WIDTH] * 4
+    scores = photos.predict(faces, widths)
+    np.testing.assert_allclose(scores[0::2], stream[0::2], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(scores[1::2], ensemble[1::2], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(photos.predict(faces, [20] * 8), stream, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(photos.predict(faces), ensemble, rtol=0, atol=1e-5)  # widths unknown
+    assert photos.name.endswith(f"(faces under {SMALL_FACE_WIDTH} px: {MODEL_PATH.name})")
+    with pytest.raises(ValueError):
+        photos.predict(faces, widths[:3])
 
 
 @needs_data

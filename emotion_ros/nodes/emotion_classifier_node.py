@@ -16,7 +16,7 @@ from ..social.prompts import SHIPPED_LANGUAGES, load_prompts
 from ..vision.classifier import EmotionClassifier
 from ..vision.drawing import draw_faces
 from ..vision.images import decode_image
-from ..vision.pipeline import face_crop, face_emotions
+from ..vision.pipeline import face_crop, face_emotions, face_frame_width
 from ..vision.smoothing import EmotionSmoother
 from ..vision.stream import smooth_faces
 from .common import (
@@ -49,7 +49,7 @@ PARAMETERS = {
     "zoom_tta": "also classify the central 85 % of each face (and its mirror with flip_tta): 4 inferences per face "
                 "with flip_tta",
     "ensemble": "classify with the photos' ensemble of three models (more accurate, three times the inference "
-                "time); false: the stream's one model",
+                "time), faces under 40 px wide with the stream's model; false: the stream's one model for all",
     "image_cache_size": "images kept to pair with their face arrays by header stamp",
     "smoothing_time_constant": "seconds over which each tracked face's probabilities are averaged so the label "
                                "does not flicker on live video; 0 classifies every image on its own (photos)",
@@ -232,7 +232,7 @@ class EmotionClassifierNode(LifecycleNode):
                                       f"largest of {len(faces_in)} faces (max_faces)", throttle_duration_sec=10.0)
             largest = sorted(range(len(faces_in)), key=lambda i: -faces_in[i].roi.width * faces_in[i].roi.height)
             faces_in = [faces_in[i] for i in sorted(largest[: self.params.max_faces])]
-        kept, boxes, crops = [], [], []
+        kept, boxes, crops, widths = [], [], [], []
         for face in faces_in:  # a bad box costs only its own face
             detection = detection_from_face(face)
             try:
@@ -243,8 +243,9 @@ class EmotionClassifierNode(LifecycleNode):
                 continue
             kept.append(face)
             boxes.append(detection.box)
+            widths.append(face_frame_width(detection, self.params.face_margin, self.params.align_faces))
         try:
-            scores = self.classifier.predict(crops)
+            scores = self.classifier.predict(crops, widths)
         except RuntimeError as error:  # the LiteRT interpreter failed: report it, keep serving the next images
             self.get_logger().error(f"the emotion model cannot run: {error}")
             self.health.fail(f"the emotion model cannot run: {error}")

@@ -16,6 +16,11 @@ MODEL_PATH = PACKAGE_DIR / "weights" / "emotion_cnn.tflite"
 ENSEMBLE_MODEL_PATHS = tuple(PACKAGE_DIR / "weights" / f"emotion_cnn_epoch{epoch}.tflite" for epoch in (57, 74, 82))
 # The model's input side: FER2013's faces are 48x48 gray, and every crop is resized to it.
 FACE_SIZE = 48
+# Faces the image shows narrower than this (in its pixels) are enlarged to FACE_SIZE, and read better by the stream's
+# model, trained on faces blurred and shrunk as cameras give them, than by the photos' ensemble: on PublicTest faces
+# shrunk and enlarged back, 59.9 against 49.8 % at 20 px, 64.0 against 60.4 % at 24 px, level at 36-46 px, below
+# at 48 (`python tools/face_size_table.py`, docs/MODEL.md).
+SMALL_FACE_WIDTH = 40
 # The zoomed view of `zoom_tta`: of 0.8, 0.85, 0.9 and 0.95 of the face, measured with the flip on PublicTest
 # (docs/MODEL.md), 0.85 gave the most accuracy.
 ZOOM_TTA_FRACTION = 0.85
@@ -50,29 +55,44 @@ class EmotionClassifier:
     are averaged. `flip_tta` averages each face with its mirror image, which costs a second inference;
     `zoom_tta` adds the central ZOOM_TTA_FRACTION of the face (and its mirror with `flip_tta`): four inferences
     per model in all, better disgust and fear recall than the flip alone on PublicTest (docs/MODEL.md).
+    `small_face_model_path`, if given, reads the faces narrower than SMALL_FACE_WIDTH in their image instead.
     """
 
-    def __init__(self, model_path=None, flip_tta=False, num_threads=1, zoom_tta=False):
+    def __init__(self, model_path=None, flip_tta=False, num_threads=1, zoom_tta=False, small_face_model_path=None):
         paths = [model_path or MODEL_PATH] if isinstance(model_path, (str, Path, type(None))) else model_path
         self.model_paths = tuple(Path(path) for path in paths)
         if not self.model_paths:
             raise ValueError("no emotion model given")
         self._models = [_LiteRTModel(path, num_threads) for path in self.model_paths]
+        self.small_face_model_path = Path(small_face_model_path) if small_face_model_path else None
+        self._small_face_models = []
+        if self.small_face_model_path:
+            self._small_face_models.append(_LiteRTModel(self.small_face_model_path, num_threads))
         self.flip_tta = flip_tta
         self.zoom_tta = zoom_tta
 
     @classmethod
     def shipped(cls, ensemble=False, flip_tta=False, zoom_tta=False):
-        """The stream's model, or with `ensemble` the photos' ENSEMBLE_MODEL_PATHS (the `ensemble` parameter)."""
-        return cls(ENSEMBLE_MODEL_PATHS if ensemble else MODEL_PATH, flip_tta=flip_tta, zoom_tta=zoom_tta)
+        """The stream's model, or with `ensemble` the photos' ENSEMBLE_MODEL_PATHS (the `ensemble` parameter),
+        which leave small faces to the stream's model."""
+        if ensemble:
+            return cls(ENSEMBLE_MODEL_PATHS, flip_tta=flip_tta, zoom_tta=zoom_tta, small_face_model_path=MODEL_PATH)
+        return cls(MODEL_PATH, flip_tta=flip_tta, zoom_tta=zoom_tta)
 
     @property
     def name(self):
         """The model file names, for logs and diagnostics."""
-        return " + ".join(path.name for path in self.model_paths)
+        name = " + ".join(path.name for path in self.model_paths)
+        if self.small_face_model_path:
+            name += f" (faces under {SMALL_FACE_WIDTH} px: {self.small_face_model_path.name})"
+        return name
 
-    def predict(self, faces):
-        """(N, 7) probabilities for a list of uint8 face crops (gray or BGR, any size)."""
+    def predict(self, faces, frame_widths=None):
+        """(N, 7) probabilities for a list of uint8 face crops (gray or BGR, any size).
+
+        `frame_widths`, each face's width in its image (`face_frame_width`), sends the small ones to the
+        small-face model; without it every face is read by the main models.
+        """
         if len(faces) == 0:
             return np.zeros((0, len(CLASSES)), dtype=np.float32)
         views = [np.stack([face_input(face) for face in faces])[..., None]]
@@ -80,7 +100,19 @@ class EmotionClassifier:
             views.append(np.stack([central_zoom(face) for face in views[0][..., 0]])[..., None])
         if self.flip_tta:
             views += [view[:, :, ::-1] for view in views]
-        return sum(model.run(view) for model in self._models for view in views) / (len(views) * len(self._models))
+        if not self._small_face_models or frame_widths is None:
+            return _averaged(self._models, views)
+        small = np.asarray(frame_widths, dtype=float).reshape(len(faces)) < SMALL_FACE_WIDTH
+        scores = np.empty((len(faces), len(CLASSES)), dtype=np.float32)
+        for models, rows in ((self._models, ~small), (self._small_face_models, small)):
+            if rows.any():
+                scores[rows] = _averaged(models, [view[rows] for view in views])
+        return scores
+
+
+def _averaged(models, views):
+    """The mean of every model's probabilities over every view of the faces."""
+    return sum(model.run(view) for model in models for view in views) / (len(views) * len(models))
 
 
 class _LiteRTModel:

@@ -38,18 +38,21 @@ def crop_face(image, box, margin=DEFAULT_FACE_MARGIN):
     return image[y : y + h, x : x + w]
 
 
-def aligned_face(image, keypoints, margin=DEFAULT_FACE_MARGIN):
-    """The face upright and framed as FER2013 frames its faces, from its eyes, nose tip and mouth centre.
-
-    The similarity transform (rotation, scale, shift) that best maps FER_KEYPOINTS onto the four points
-    found (least squares) says where the FER frame lies in the image; the frame, grown by `margin` on each
-    side, is sampled upright. Pixels beyond the image repeat its border.
-    """
+def _fer_frame(keypoints, margin):
+    """Where the FER frame, grown by `margin` on each side, lies in the image: (its side and direction as a
+    complex number, its top-left corner), from the similarity transform (rotation, scale, shift) that best maps
+    FER_KEYPOINTS onto the eyes, nose tip and mouth centre found (least squares)."""
     found = np.array([complex(x, y) for x, y in keypoints[: len(FER_KEYPOINTS)]])
     template = FER_KEYPOINTS - FER_KEYPOINTS.mean()
     scale_rotation = np.vdot(template, found - found.mean()) / np.vdot(template, template)
-    frame_scale = scale_rotation * (1 + 2 * margin)  # the frame's side and direction in the image
-    origin = found.mean() - scale_rotation * (FER_KEYPOINTS.mean() + margin * (1 + 1j))  # its top-left corner
+    origin = found.mean() - scale_rotation * (FER_KEYPOINTS.mean() + margin * (1 + 1j))
+    return scale_rotation * (1 + 2 * margin), origin
+
+
+def aligned_face(image, keypoints, margin=DEFAULT_FACE_MARGIN):
+    """The face upright and framed as FER2013 frames its faces, from its eyes, nose tip and mouth centre,
+    sampled upright from the frame `_fer_frame` finds. Pixels beyond the image repeat its border."""
+    frame_scale, origin = _fer_frame(keypoints, margin)
     side = FACE_SIZE * int(np.clip(round(abs(frame_scale) / FACE_SIZE), *_ALIGNED_SCALES))
     step = frame_scale / side  # one output pixel, in the image
     to_image = np.array([[step.real, -step.imag, origin.real], [step.imag, step.real, origin.imag]])
@@ -57,13 +60,27 @@ def aligned_face(image, keypoints, margin=DEFAULT_FACE_MARGIN):
                           borderMode=cv2.BORDER_REPLICATE)
 
 
-def face_crop(image, detection, margin=DEFAULT_FACE_MARGIN, align=True):
-    """What the classifier sees of one detected face: aligned when the detector found its eyes, nose and
-    mouth (finite, not all in one place) and `align` is on, else the square around its box."""
+def _alignable(detection, align):
+    """Whether `align` is on and the detector found the eyes, nose and mouth (finite, not all in one place)."""
     points = np.array(detection.keypoints[: len(FER_KEYPOINTS)], dtype=float)
-    if align and len(points) == len(FER_KEYPOINTS) and np.isfinite(points).all() and np.ptp(points, axis=0).max() > 1:
+    return (align and len(points) == len(FER_KEYPOINTS) and np.isfinite(points).all()
+            and np.ptp(points, axis=0).max() > 1)
+
+
+def face_crop(image, detection, margin=DEFAULT_FACE_MARGIN, align=True):
+    """What the classifier sees of one detected face: aligned when it can be (`_alignable`), else the square
+    around its box."""
+    if _alignable(detection, align):
         return aligned_face(image, detection.keypoints, margin)
     return crop_face(image, detection.box, margin)
+
+
+def face_frame_width(detection, margin=DEFAULT_FACE_MARGIN, align=True):
+    """How many of the image's pixels wide the face is that `face_crop` samples: the classifier reads faces
+    enlarged from few pixels with its small-face model (`EmotionClassifier.predict`)."""
+    if _alignable(detection, align):
+        return float(abs(_fer_frame(detection.keypoints, margin)[0]))
+    return float(max(detection.box[2], detection.box[3]) * (1 + 2 * margin))
 
 
 def face_emotions(boxes, scores, face_ids, detection_confidences):
@@ -93,8 +110,8 @@ class PhotoPipeline:
     """Every face of one picture, independently of any other picture (no tracking, no smoothing).
 
     By default each face is classified by the photos' ensemble of three models, each seeing four views of it
-    (itself, its centre enlarged, and their mirror images): 71.1 % on PublicTest where the stream's one model
-    and view reach 68.8 % (docs/MODEL.md), for about 10 ms per face.
+    (itself, its centre enlarged, and their mirror images): 71.1 % on PublicTest where the stream's model reaches
+    70.2 % (docs/MODEL.md); a face under SMALL_FACE_WIDTH pixels wide is left to the stream's model.
     """
 
     def __init__(self, detector="blazeface", classifier=None, face_margin=DEFAULT_FACE_MARGIN, align_faces=True,
@@ -108,7 +125,8 @@ class PhotoPipeline:
         image = check_image(image_bgr)
         detections = left_to_right(self.detector(image))
         crops = [face_crop(image, d, self.face_margin, self.align_faces) for d in detections]
-        scores = self.classifier.predict(crops)
+        widths = [face_frame_width(d, self.face_margin, self.align_faces) for d in detections]
+        scores = self.classifier.predict(crops, widths)
         face_ids = [f"face_{index}" for index in range(len(detections))]
         return face_emotions([d.box for d in detections], scores, face_ids, [d.confidence for d in detections])
 
