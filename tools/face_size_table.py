@@ -1,6 +1,6 @@
 """The stream's model and the photos' ensemble (four views each) on PublicTest faces shrunk to a few widths and
 enlarged back, as the photo pipeline enlarges a small face's crop: which model reads small faces better
-(docs/MODEL.md). About 2 minutes on 2 cores.
+(docs/MODEL.md). About 8 minutes on 2 cores.
 
     python tools/face_size_table.py
 """
