@@ -18,8 +18,8 @@ ENSEMBLE_MODEL_PATHS = tuple(PACKAGE_DIR / "weights" / f"emotion_cnn_epoch{epoch
 FACE_SIZE = 48
 # Faces the image shows narrower than this (in its pixels) are enlarged to FACE_SIZE, and read better by the stream's
 # model, trained on faces blurred and shrunk as cameras give them, than by the photos' ensemble: on PublicTest faces
-# shrunk and enlarged back, 59.9 against 49.8 % at 20 px, 64.0 against 60.4 % at 24 px, level at 36-46 px, below
-# at 48 (`python tools/face_size_table.py`, docs/MODEL.md).
+# shrunk and enlarged back, 59.9 against 49.8 % at 20 px, 64.0 against 60.4 % at 24 px, level at 36-46 px, behind
+# only at 48 (`python tools/face_size_table.py`, docs/MODEL.md).
 SMALL_FACE_WIDTH = 40
 # The zoomed view of `zoom_tta`: of 0.8, 0.85, 0.9 and 0.95 of the face, measured with the flip on PublicTest
 # (docs/MODEL.md), 0.85 gave the most accuracy.
