@@ -19,7 +19,7 @@ from emotion_ros.vision.boxes import Detection, left_to_right
 from emotion_ros.vision.classifier import ENSEMBLE_MODEL_PATHS, SMALL_FACE_WIDTH, EmotionClassifier
 from emotion_ros.vision.detectors import detect_faces
 from emotion_ros.vision.mtcnn import MtcnnDetector
-from emotion_ros.vision.pipeline import FER_KEYPOINTS, aligned_face, face_crop, face_frame_width
+from emotion_ros.vision.pipeline import FER_KEYPOINTS, aligned_face, face_crop, framed_face
 
 GROUP_PHOTOS = {0: 6, 1: 5}  # index in sample_photos(): faces in it
 POSED = 2  # a posed surprise, the face filling the photo
@@ -87,13 +87,13 @@ def test_the_photos_read_a_group_photo_s_small_faces_with_the_stream_model():
 
     image = cv2.imread(str(sample_photos()[0]))
     pipeline = PhotoPipeline()
-    widths = [face_frame_width(d) for d in pipeline.detector(image)]
+    widths = [framed_face(image, d)[1] for d in pipeline.detector(image)]
     scale = (SMALL_FACE_WIDTH + 2) / np.median(widths)  # frames of about 38-45 px
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     canvas = np.full((1080, 1920, 3), 128, np.uint8)
     canvas[300 : 300 + small.shape[0], 500 : 500 + small.shape[1]] = small
     detections = left_to_right(pipeline.detector(canvas))
-    widths = np.array([face_frame_width(d) for d in detections])
+    widths = np.array([framed_face(canvas, d)[1] for d in detections])
     assert len(detections) >= 4 and (widths < SMALL_FACE_WIDTH).any() and (widths >= SMALL_FACE_WIDTH).any()
     crops = [face_crop(canvas, d) for d in detections]
     stream = EmotionClassifier.shipped(flip_tta=True, zoom_tta=True).predict(crops)
@@ -202,13 +202,14 @@ def test_faces_without_keypoints_are_cropped_from_their_box():
 
 
 def test_the_frame_width_is_the_width_in_the_image_of_what_the_classifier_sees():
-    assert face_frame_width(Detection((50, 20, 40, 60))) == 60
-    assert face_frame_width(Detection((50, 20, 40, 60)), margin=0.25) == 90
-    keypoints = [(30 + 36 * p.real, 10 + 36 * p.imag) for p in FER_KEYPOINTS]  # a FER frame 36 px wide
-    assert face_frame_width(Detection((35, 15, 26, 26), 1.0, keypoints)) == pytest.approx(36)
-    assert face_frame_width(Detection((35, 15, 26, 26), 1.0, keypoints), align=False) == 26
     image = np.full((100, 100), 128, np.uint8)
-    assert face_crop(image, Detection((35, 15, 26, 26), 1.0, keypoints)).shape == (48, 48)  # enlarged to the input
+    assert framed_face(image, Detection((50, 20, 40, 60)))[1] == 60
+    assert framed_face(image, Detection((50, 20, 40, 60)), margin=0.25)[1] == 90
+    keypoints = [(30 + 36 * p.real, 10 + 36 * p.imag) for p in FER_KEYPOINTS]  # a FER frame 36 px wide
+    crop, width = framed_face(image, Detection((35, 15, 26, 26), 1.0, keypoints))
+    assert width == pytest.approx(36) and crop.shape == (48, 48)  # enlarged to the input
+    assert framed_face(image, Detection((35, 15, 26, 26), 1.0, keypoints), align=False)[1] == 26
+    assert np.array_equal(crop, face_crop(image, Detection((35, 15, 26, 26), 1.0, keypoints)))
 
 
 def test_huge_frames_are_searched_on_a_smaller_copy_with_keypoints_mapped_back(detector):

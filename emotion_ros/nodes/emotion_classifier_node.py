@@ -16,7 +16,7 @@ from ..social.prompts import SHIPPED_LANGUAGES, load_prompts
 from ..vision.classifier import EmotionClassifier
 from ..vision.drawing import draw_faces
 from ..vision.images import decode_image
-from ..vision.pipeline import face_crop, face_emotions, face_frame_width
+from ..vision.pipeline import face_emotions, framed_face
 from ..vision.smoothing import EmotionSmoother
 from ..vision.stream import smooth_faces
 from .common import (
@@ -236,14 +236,15 @@ class EmotionClassifierNode(LifecycleNode):
         for face in faces_in:  # a bad box costs only its own face
             detection = detection_from_face(face)
             try:
-                crops.append(face_crop(image, detection, self.params.face_margin, self.params.align_faces))
+                crop, width = framed_face(image, detection, self.params.face_margin, self.params.align_faces)
             except ValueError as error:
                 self.get_logger().warning(
                     f"image {stamp_key(faces_msg.header)}: skipping face {face.face_id!r}: {error}")
                 continue
             kept.append(face)
             boxes.append(detection.box)
-            widths.append(face_frame_width(detection, self.params.face_margin, self.params.align_faces))
+            crops.append(crop)
+            widths.append(width)
         try:
             scores = self.classifier.predict(crops, widths)
         except RuntimeError as error:  # the LiteRT interpreter failed: report it, keep serving the next images

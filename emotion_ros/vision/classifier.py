@@ -90,7 +90,7 @@ class EmotionClassifier:
     def predict(self, faces, frame_widths=None):
         """(N, 7) probabilities for a list of uint8 face crops (gray or BGR, any size).
 
-        `frame_widths`, each face's width in its image (`face_frame_width`), sends the small ones to the
+        `frame_widths`, each face's width in its image (`framed_face`), sends the small ones to the
         small-face model; without it every face is read by the main models.
         """
         if len(faces) == 0:

@@ -52,7 +52,10 @@ def _fer_frame(keypoints, margin):
 def aligned_face(image, keypoints, margin=DEFAULT_FACE_MARGIN):
     """The face upright and framed as FER2013 frames its faces, from its eyes, nose tip and mouth centre,
     sampled upright from the frame `_fer_frame` finds. Pixels beyond the image repeat its border."""
-    frame_scale, origin = _fer_frame(keypoints, margin)
+    return _sampled_frame(image, *_fer_frame(keypoints, margin))
+
+
+def _sampled_frame(image, frame_scale, origin):
     side = FACE_SIZE * int(np.clip(round(abs(frame_scale) / FACE_SIZE), *_ALIGNED_SCALES))
     step = frame_scale / side  # one output pixel, in the image
     to_image = np.array([[step.real, -step.imag, origin.real], [step.imag, step.real, origin.imag]])
@@ -70,17 +73,16 @@ def _alignable(detection, align):
 def face_crop(image, detection, margin=DEFAULT_FACE_MARGIN, align=True):
     """What the classifier sees of one detected face: aligned when it can be (`_alignable`), else the square
     around its box."""
-    if _alignable(detection, align):
-        return aligned_face(image, detection.keypoints, margin)
-    return crop_face(image, detection.box, margin)
+    return framed_face(image, detection, margin, align)[0]
 
 
-def face_frame_width(detection, margin=DEFAULT_FACE_MARGIN, align=True):
-    """How many of the image's pixels wide the face is that `face_crop` samples: the classifier reads faces
+def framed_face(image, detection, margin=DEFAULT_FACE_MARGIN, align=True):
+    """`face_crop`, and how many of the image's pixels wide the frame it sampled is: the classifier reads faces
     enlarged from few pixels with its small-face model (`EmotionClassifier.predict`)."""
     if _alignable(detection, align):
-        return float(abs(_fer_frame(detection.keypoints, margin)[0]))
-    return float(max(detection.box[2], detection.box[3]) * (1 + 2 * margin))
+        frame_scale, origin = _fer_frame(detection.keypoints, margin)
+        return _sampled_frame(image, frame_scale, origin), float(abs(frame_scale))
+    return crop_face(image, detection.box, margin), float(max(detection.box[2], detection.box[3]) * (1 + 2 * margin))
 
 
 def face_emotions(boxes, scores, face_ids, detection_confidences):
@@ -124,9 +126,8 @@ class PhotoPipeline:
     def analyze(self, image_bgr):
         image = check_image(image_bgr)
         detections = left_to_right(self.detector(image))
-        crops = [face_crop(image, d, self.face_margin, self.align_faces) for d in detections]
-        widths = [face_frame_width(d, self.face_margin, self.align_faces) for d in detections]
-        scores = self.classifier.predict(crops, widths)
+        framed = [framed_face(image, d, self.face_margin, self.align_faces) for d in detections]
+        scores = self.classifier.predict([crop for crop, _ in framed], [width for _, width in framed])
         face_ids = [f"face_{index}" for index in range(len(detections))]
         return face_emotions([d.box for d in detections], scores, face_ids, [d.confidence for d in detections])
 
