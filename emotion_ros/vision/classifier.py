@@ -57,8 +57,8 @@ def camera_degraded(faces):
     the stream's camera-trained model reads them better than the photos' ensemble (BLURRED_SHARPNESS,
     NOISY_DETAIL)."""
     degraded = np.zeros(len(faces), dtype=bool)
+    inner = (slice(2, -2), slice(2, -2))  # away from the filters' borders
     for index, face in enumerate(np.asarray(faces, dtype=np.float32)):
-        inner = (slice(2, -2), slice(2, -2))  # away from the filters' borders
         fine = np.abs(cv2.Laplacian(face, cv2.CV_32F, ksize=1)[inner]).mean()
         coarse = np.abs(cv2.Laplacian(cv2.GaussianBlur(face, (0, 0), 1.5), cv2.CV_32F, ksize=1)[inner]).mean()
         detail = np.abs(cv2.filter2D(face, -1, _SECOND_DIFFERENCES)[inner]).mean() / (face.std() + 1)
