@@ -96,7 +96,7 @@ def test_the_photos_read_a_group_photo_s_small_faces_with_the_stream_model():
     widths = np.array([framed_face(canvas, d)[1] for d in detections])
     assert len(detections) >= 4 and (widths < SMALL_FACE_WIDTH).any() and (widths >= SMALL_FACE_WIDTH).any()
     crops = [face_crop(canvas, d) for d in detections]
-    stream = EmotionClassifier.shipped(flip_tta=True, zoom_tta=True).predict(crops)
+    stream = EmotionClassifier.shipped(flip_tta=True).predict(crops)  # each face and its mirror image
     ensemble = EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True).predict(crops)
     for face, width, by_stream, by_ensemble in zip(analyze_image(canvas), widths, stream, ensemble):
         expected = by_stream if width < SMALL_FACE_WIDTH else by_ensemble

@@ -362,9 +362,15 @@ def test_parameters_are_checked_when_set_and_applied_live(executor):
     assert classifier.set_parameters([Parameter("zoom_tta", value=False)])[0].successful
     assert not classifier.classifier.zoom_tta
     assert classifier.classifier.model_paths == ENSEMBLE_MODEL_PATHS  # photos.yaml's ensemble
+    assert classifier.classifier.class_balance == 0.0
+    refused = classifier.set_parameters([Parameter("class_balance", value=1.5)])[0]
+    assert not refused.successful and "class_balance out of range" in refused.reason
+    assert classifier.set_parameters([Parameter("class_balance", value=0.5)])[0].successful
+    assert classifier.classifier.class_balance == 0.5
     assert classifier.set_parameters([Parameter("ensemble", value=False)])[0].successful
     assert classifier.classifier.model_paths == (MODEL_PATH,)  # the stream's one model, the views kept
     assert classifier.classifier.flip_tta and not classifier.classifier.zoom_tta
+    assert classifier.classifier.class_balance == 0.5
     assert classifier.health.details["model"] == MODEL_PATH.name
     assert classifier.label_names["angry"] == "angry"
     assert not classifier.set_parameters([Parameter("label_language", value="de")])[0].successful

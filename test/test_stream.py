@@ -131,7 +131,8 @@ def test_the_stream_pipeline_classifies_as_the_stream_nodes_are_configured():
     params = node_params("emotion_classifier_node")
     classifier = StreamPipeline(detector="haar").classifier
     assert classifier.model_paths == (MODEL_PATH,) and not params["ensemble"]
-    assert (classifier.flip_tta, classifier.zoom_tta) == (params["flip_tta"], params["zoom_tta"])
+    assert (classifier.flip_tta, classifier.zoom_tta, classifier.class_balance) == (
+        params["flip_tta"], params["zoom_tta"], params["class_balance"])
 
 
 def test_another_detector_can_be_named(video):

@@ -1,6 +1,7 @@
-"""The stream's model and the photos' ensemble (four views each) on PublicTest faces shrunk to a few widths and
-enlarged back, as the photo pipeline enlarges a small face's crop: which model reads small faces better
-(docs/MODEL.md). About 8 minutes on 2 cores.
+"""The stream's model (four views, as the stream reads every face, and two, as the photos read a small face) and
+the photos' ensemble (four views) on PublicTest faces shrunk to a few widths and enlarged back, as the photo
+pipeline enlarges a small face's crop: which model and views read small faces better (docs/MODEL.md). About
+10 minutes on 2 cores.
 
     python tools/face_size_table.py
 """
@@ -29,10 +30,13 @@ def balanced_accuracy(labels, predicted):
 
 def main():
     faces, labels = load_dataset(DEFAULT_VAL)
-    models = {"stream's model": MODEL_PATH, "photos' ensemble": ENSEMBLE_MODEL_PATHS}
-    classifiers = {name: EmotionClassifier(path, flip_tta=True, zoom_tta=True) for name, path in models.items()}
-    print("| face width | " + " | ".join(f"{name}: accuracy, balanced" for name in models) + " |")
-    print("| ---: |" + " --- |" * len(models))
+    classifiers = {
+        "stream's model, four views": EmotionClassifier(MODEL_PATH, flip_tta=True, zoom_tta=True),
+        "stream's model, the face and its mirror": EmotionClassifier(MODEL_PATH, flip_tta=True),
+        "photos' ensemble, four views": EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True),
+    }
+    print("| face width | " + " | ".join(f"{name}: accuracy, balanced accuracy" for name in classifiers) + " |")
+    print("| ---: |" + " --- |" * len(classifiers))
     for width in FACE_WIDTHS:
         views = shrunk(faces, width)
         cells = []

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train several emotion CNNs at once on one lent GPU machine (docs/MODEL.md, "Training on a GPU").
+# Train several emotion CNNs at once on one lent GPU machine (docs/TRAINING.md, "Training on a GPU").
 #
 #   tools/train_on_gpu.sh PACKED.npz OUT_DIR BUDGET_SECONDS NAME:"TRAIN-GPU ARGS" ...
 #

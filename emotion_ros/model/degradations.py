@@ -1,9 +1,9 @@
 """Faces as a webcam or a robot's camera gives them, for the robustness test and for training.
 
 FER2013's faces are sharp, well-lit web photos; a camera's are often blurred, small, noisy, dark,
-JPEG-compressed or not quite upright in the crop. `evaluate --robustness` measures the accuracy lost to
-each of these on the same faces; training sees similar (random) degradations (`FaceAugmentation`'s
-`camera`, and `jpeg_faces` here, since JPEG is not a tensor operation).
+JPEG-compressed, not quite upright in the crop or partly hidden. `evaluate --robustness` measures the accuracy
+lost to each of these on the same faces; training sees similar (random) degradations (`FaceAugmentation`'s
+`camera` and `erasing`, and `jpeg_faces` here, since JPEG is not a tensor operation).
 """
 
 import cv2
@@ -40,7 +40,18 @@ def _tilted(face, rng):
     return cv2.warpAffine(face, matrix, (FACE_SIZE, FACE_SIZE), borderMode=cv2.BORDER_REFLECT_101)
 
 
-# What each degradation does to a 48x48 face: the robustness test's rows, in this order.
+# The side of the flat square that hides a quarter of the face in "occluded" (a hand, a cup, a microphone).
+OCCLUDER_SIZE = FACE_SIZE // 2
+
+
+def _occluded(face, rng):
+    top, left = rng.integers(0, FACE_SIZE - OCCLUDER_SIZE + 1, size=2)
+    face = face.copy()
+    face[top : top + OCCLUDER_SIZE, left : left + OCCLUDER_SIZE] = face.mean()
+    return face
+
+
+# What each camera degradation does to a 48x48 face, in the robustness test's order.
 CAMERA_DEGRADATIONS = {
     "blur": ("Gaussian blur, sigma 1.5 px", _blur),
     "low resolution": ("the face 16 px wide, enlarged back", _low_resolution),
@@ -49,12 +60,17 @@ CAMERA_DEGRADATIONS = {
     "noise": ("Gaussian noise, sigma 15 grey levels", _noise),
     "tilted": ("turned 15 degrees and shifted 3 px", _tilted),
 }
+# The robustness test's rows: the camera degradations, then a face partly hidden.
+ROBUSTNESS_ROWS = {
+    **CAMERA_DEGRADATIONS,
+    "occluded": ("a quarter hidden by a flat 24 px square", _occluded),
+}
 
 
 def degrade(faces, name, seed=0):
-    """The (N, 48, 48) uint8 faces with one of CAMERA_DEGRADATIONS applied; random parts drawn from `seed`."""
+    """The (N, 48, 48) uint8 faces with one of ROBUSTNESS_ROWS applied; random parts drawn from `seed`."""
     rng = np.random.default_rng(seed)
-    function = CAMERA_DEGRADATIONS[name][1]
+    function = ROBUSTNESS_ROWS[name][1]
     return np.stack([function(face, rng) for face in faces])
 
 

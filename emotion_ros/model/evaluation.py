@@ -15,7 +15,7 @@ from ..classes import CLASSES
 from ..vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH, EmotionClassifier, face_input
 from ..vision.litert import native_stderr_silenced
 from .datasets import load_dataset
-from .degradations import CAMERA_DEGRADATIONS, degrade
+from .degradations import ROBUSTNESS_ROWS, degrade
 from .targets import dataset_names, ferplus_majority, ferplus_path, load_ferplus
 
 SINGLE_FACE_RUNS = 300
@@ -88,25 +88,26 @@ def _ratio(numerator, denominator):
 
 
 def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluation", batch_size=256,
-             usage="PublicTest", zoom_tta=False, robustness=False, degraded_face_model_path=None):
+             usage="PublicTest", zoom_tta=False, robustness=False, degraded_face_model_path=None, class_balance=0.0):
     """Metrics of the model on one split, also written as metrics.json with its plots into `out_dir`.
 
     `model_path` is one .tflite model, several (averaged, an ensemble) or FER_MODEL; `degraded_face_model_path`
-    reads the blurred and noisy faces instead, as the photos' classifier does (`EmotionClassifier`).
+    reads the blurred and noisy faces instead, as the photos' classifier does (`EmotionClassifier`), and
+    `class_balance` divides out FER2013's class prior (`balanced_scores`).
     `usage` selects the rows of a full FER2013 CSV (ignored for .npz archives and class folders).
     Where FER+'s votes lie beside an .npz archive (`_ferplus.npz`), the same predictions are also measured
     against FER+'s majority labels (`ferplus`, and ferplus_confusion_matrix.png). `robustness` measures the
-    accuracy again on the faces degraded as cameras degrade them (`degradations.py`).
+    accuracy again on the faces degraded as cameras degrade them, and partly hidden (`degradations.py`).
     Throughput counts the preprocessing, as the nodes pay it, on the classifier's single thread.
     """
-    if model_path == FER_MODEL and (flip_tta or zoom_tta):
-        raise ValueError("--flip-tta and --zoom-tta apply to our model, not to fer")
+    if model_path == FER_MODEL and (flip_tta or zoom_tta or class_balance):
+        raise ValueError("--flip-tta, --zoom-tta and --class-balance apply to our model, not to fer")
     images, labels = load_dataset(data_path, usage=usage)
     if model_path == FER_MODEL:
         classifier = FerClassifier()
     else:
         classifier = EmotionClassifier(model_path, flip_tta=flip_tta, zoom_tta=zoom_tta,
-                                       degraded_face_model_path=degraded_face_model_path)
+                                       degraded_face_model_path=degraded_face_model_path, class_balance=class_balance)
 
     start = time.perf_counter()
     scores = _predict(classifier, images, batch_size)
@@ -119,6 +120,7 @@ def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluatio
         "model": classifier.name,
         "flip_tta": flip_tta,
         "zoom_tta": zoom_tta,
+        "class_balance": class_balance,
         "faces": len(images),
         "classes": list(CLASSES),
         **classification_metrics(confusion),
@@ -136,7 +138,7 @@ def evaluate(data_path, model_path=None, flip_tta=False, out_dir="runs/evaluatio
                               "confusion_matrix": ferplus_confusion.tolist()}
     if robustness:
         metrics["robustness"] = {}
-        for name, (description, _) in CAMERA_DEGRADATIONS.items():
+        for name, (description, _) in ROBUSTNESS_ROWS.items():
             degraded = classification_metrics(confusion_matrix(
                 labels, _predict(classifier, degrade(images, name), batch_size).argmax(axis=1)))
             metrics["robustness"][name] = {"description": description, "accuracy": degraded["accuracy"],
@@ -221,7 +223,8 @@ def plot_distribution(counts, path, title):
 def format_report(metrics, out_dir):
     lines = [
         f"{metrics['data']}: {metrics['faces']} faces, model {metrics['model']}"
-        + (" with flip TTA" if metrics["flip_tta"] else "") + (" with zoom TTA" if metrics.get("zoom_tta") else ""),
+        + (" with flip TTA" if metrics["flip_tta"] else "") + (" with zoom TTA" if metrics.get("zoom_tta") else "")
+        + (f", class balance {metrics['class_balance']}" if metrics.get("class_balance") else ""),
         *_metrics_lines(metrics, "FER2013 labels"),
     ]
     if "ferplus" in metrics:
@@ -267,7 +270,7 @@ def run_evaluate(args):
             raise ValueError("fer's model is evaluated alone, not in an ensemble")
         models = FER_MODEL
     metrics = evaluate(args.data, models, args.flip_tta, args.out, args.batch_size, args.usage, args.zoom_tta,
-                       args.robustness, degraded_face_model)
+                       args.robustness, degraded_face_model, args.class_balance)
     print(json.dumps(metrics, indent=2) if args.json else format_report(metrics, args.out))
     return 0
 
@@ -289,12 +292,15 @@ def add_evaluate_parser(subparsers):
     parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image")
     parser.add_argument("--zoom-tta", action="store_true",
                         help="also with the central 85 %% of each face (with --flip-tta, and its mirror)")
+    parser.add_argument("--class-balance", type=float, default=0.0, metavar="TAU",
+                        help="divide the probabilities by FER2013 Training's class shares to this power (0 to 1; "
+                             "the class_balance parameter)")
     parser.add_argument("--out", default="runs/evaluation", help="directory for the plots and metrics.json")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--usage", default="PublicTest",
                         help="the rows of a full FER2013 CSV to evaluate (default: %(default)s)")
     parser.add_argument("--robustness", action="store_true",
-                        help="also the accuracy on the faces blurred, shrunk, JPEG-compressed, darkened, noisy or "
-                             "tilted as cameras give them")
+                        help="also the accuracy on the faces blurred, shrunk, JPEG-compressed, darkened, noisy, "
+                             "tilted or partly hidden as cameras give them")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON instead of a report")
     parser.set_defaults(run=run_evaluate)

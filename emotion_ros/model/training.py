@@ -67,7 +67,7 @@ def build_model(num_classes=len(CLASSES), width=32, dropout=0.4):
 def build_augmentation(erasing=0.0, camera=0.0):
     """Flips, small rotations, shifts, zooms (crops) and lighting changes seen in real camera faces;
     with `erasing`, that fraction of faces also gets a random patch of noise (hands, glasses, hair), with
-    `camera` blur, low resolution, noise and low light (docs/MODEL.md, "Training options")."""
+    `camera` blur, low resolution, noise and low light (docs/TRAINING.md, "Training options")."""
     from .augmentation import FaceAugmentation
 
     return FaceAugmentation(erasing=erasing, camera=camera, name="augmentation")
@@ -186,6 +186,7 @@ def train(
     camera=0.0,
     select="accuracy",
     bfloat16=False,
+    erasing=0.0,
 ):
     """Train, keeping `last.keras` (every epoch), `best.keras` (best PublicTest `select`: accuracy or
     balanced_accuracy), `history.csv` and `curves.png` in `run_dir`, its options in `train_config.json`. With
@@ -203,10 +204,11 @@ def train(
     before the first epoch, and kept in `run_dir` (teacher.npy) for a resumed run. `ferplus_weight` mixes in
     FER+'s ten votes the same way, `drop_unreliable` leaves out the faces FER+ calls unknown or not a face,
     `logit_adjustment` (tau) balances the classes in the loss (`losses.py`), `camera` degrades that fraction
-    of the faces as cameras do (`FaceAugmentation`).
+    of the faces as cameras do and `erasing` hides a random patch of that fraction, as a hand or glasses would
+    (`FaceAugmentation`).
 
     `bfloat16` computes in bfloat16 on float32 weights (Keras's mixed precision), as `train-gpu` does: on a
-    CPU with AMX (`lscpu` lists amx_bf16) an epoch takes about a quarter less time (docs/MODEL.md). Its
+    CPU with AMX (`lscpu` lists amx_bf16) an epoch takes about a quarter less time (docs/TRAINING.md). Its
     checkpoints keep that precision, so a resumed run keeps it too; `network_of` gives their network in float32.
     """
     import keras
@@ -228,7 +230,7 @@ def train(
                "limit": limit, "seed": seed, "init_from": str(init_from) if init_from else None,
                "teacher": [str(path) for path in teacher or []], "teacher_weight": teacher_weight,
                "ferplus_weight": ferplus_weight, "drop_unreliable": drop_unreliable,
-               "logit_adjustment": logit_adjustment, "camera": camera, "select": select}
+               "logit_adjustment": logit_adjustment, "camera": camera, "erasing": erasing, "select": select}
     if resume and config_path.exists():
         # A resumed run goes on as it was started (its data, targets, class weights, seed), whatever options
         # the resuming command gives: only `epochs` says where it now ends.
@@ -242,8 +244,8 @@ def train(
                                                      ("train", "val", "batch_size", "limit", "seed"))
     class_weight_power, teacher, teacher_weight = (options[name] for name in
                                                    ("class_weight_power", "teacher", "teacher_weight"))
-    ferplus_weight, drop_unreliable, camera, select = (options[name] for name in
-                                                       ("ferplus_weight", "drop_unreliable", "camera", "select"))
+    ferplus_weight, drop_unreliable, camera, erasing, select = (
+        options[name] for name in ("ferplus_weight", "drop_unreliable", "camera", "erasing", "select"))
     keras.utils.set_random_seed(seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
@@ -290,7 +292,7 @@ def train(
             model = build_model(width=width)
         if bfloat16:
             model = in_precision(model, "mixed_bfloat16")
-        trainer = build_trainer(model, build_augmentation(camera=camera))
+        trainer = build_trainer(model, build_augmentation(erasing=erasing, camera=camera))
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0,
             decay_steps=max(1, (epochs - 2) * steps_per_epoch),

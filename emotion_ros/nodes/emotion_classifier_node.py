@@ -51,6 +51,8 @@ PARAMETERS = {
     "ensemble": "classify with the photos' ensemble of three models (more accurate, three times the inference "
                 "time), faces under 40 px wide, blurred or noisy with the stream's model; false: the stream's one "
                 "model for all",
+    "class_balance": "0: each emotion as likely as in FER2013's web photos (happy 25 %, disgust 1.5 %); 1: all "
+                     "seven alike, as when people pose them; between, part of the way (docs/MODEL.md)",
     "image_cache_size": "images kept to pair with their face arrays by header stamp",
     "smoothing_time_constant": "seconds over which each tracked face's probabilities are averaged so the label "
                                "does not flicker on live video; 0 classifies every image on its own (photos)",
@@ -64,6 +66,7 @@ PARAMETERS = {
 }
 CHECKS = {
     "face_margin": between(0.0, 1.0),
+    "class_balance": between(0.0, 1.0),
     "image_cache_size": between(1, 100),
     "smoothing_time_constant": between(0.0, 60.0),
     "switch_margin": between(0.0, 1.0),
@@ -72,8 +75,8 @@ CHECKS = {
     "image_reliability": IMAGE_RELIABILITY,
     "label_language": one_of(*SHIPPED_LANGUAGES),
 }
-LIVE = ("face_margin", "align_faces", "flip_tta", "zoom_tta", "ensemble", "image_cache_size", "smoothing_time_constant",
-        "switch_margin", "max_faces", "label_language")
+LIVE = ("face_margin", "align_faces", "flip_tta", "zoom_tta", "ensemble", "class_balance", "image_cache_size",
+        "smoothing_time_constant", "switch_margin", "max_faces", "label_language")
 # Seconds after which the smoothing state of a face that is no longer reported is dropped.
 SMOOTHING_MEMORY = 2.0
 PENDING_FACE_ARRAYS = 10
@@ -117,7 +120,8 @@ class EmotionClassifierNode(LifecycleNode):
     def on_configure(self, state):
         try:
             self.classifier = EmotionClassifier.shipped(self.params.ensemble, flip_tta=self.params.flip_tta,
-                                                        zoom_tta=self.params.zoom_tta)
+                                                        zoom_tta=self.params.zoom_tta,
+                                                        class_balance=self.params.class_balance)
         except (ValueError, OSError) as error:
             return refused_transition(self, f"cannot load the emotion model: {error}")
         self.label_names = load_prompts(self.params.label_language).names
@@ -176,9 +180,12 @@ class EmotionClassifierNode(LifecycleNode):
             self.classifier.flip_tta = values["flip_tta"]
         if "zoom_tta" in values:
             self.classifier.zoom_tta = values["zoom_tta"]
+        if "class_balance" in values:
+            self.classifier.class_balance = values["class_balance"]
         if "ensemble" in values:
             self.classifier = EmotionClassifier.shipped(values["ensemble"], flip_tta=self.classifier.flip_tta,
-                                                        zoom_tta=self.classifier.zoom_tta)
+                                                        zoom_tta=self.classifier.zoom_tta,
+                                                        class_balance=self.classifier.class_balance)
             self.health.details["model"] = self.classifier.name
         if "label_language" in values:
             self.label_names = load_prompts(values["label_language"]).names

@@ -34,6 +34,12 @@ _SECOND_DIFFERENCES = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32
 # (docs/MODEL.md), 0.85 gave the most accuracy.
 ZOOM_TTA_FRACTION = 0.85
 _CIRCUMPLEX_POINTS = np.array([CIRCUMPLEX[name] for name in CLASSES], dtype=np.float32)
+# Faces of each class among FER2013's 28,709 Training faces: the prior the networks learnt, which `class_balance`
+# divides out. Happy is 16 times as common as disgust there; a person posing for a camera shows each alike.
+TRAINING_FACES_PER_CLASS = {"angry": 3995, "disgust": 436, "fear": 4097, "happy": 7215, "sad": 4830, "surprise": 3171,
+                            "neutral": 4965}
+_TRAINING_PRIOR = np.array([TRAINING_FACES_PER_CLASS[name] for name in CLASSES], dtype=np.float32)
+_TRAINING_PRIOR /= _TRAINING_PRIOR.sum()
 
 
 def face_input(face):
@@ -66,6 +72,17 @@ def camera_degraded(faces):
     return degraded
 
 
+def balanced_scores(scores, class_balance):
+    """The (N, 7) probabilities divided by FER2013 Training's class prior to the power `class_balance` (0: as
+    the networks give them; 1: every class as likely a priori, post-hoc logit adjustment), summing to 1."""
+    if not 0.0 <= class_balance <= 1.0:  # also refuses NaN
+        raise ValueError(f"class_balance must be between 0 and 1, not {class_balance}")
+    if class_balance == 0:
+        return scores
+    balanced = scores / _TRAINING_PRIOR ** class_balance
+    return (balanced / balanced.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 def valence_arousal(scores):
     """Probability-weighted circumplex position of each row of (N, 7) scores."""
     return np.asarray(scores, dtype=np.float32) @ _CIRCUMPLEX_POINTS
@@ -79,11 +96,13 @@ class EmotionClassifier:
     `zoom_tta` adds the central ZOOM_TTA_FRACTION of the face (and its mirror with `flip_tta`): four inferences
     per model in all, better disgust and fear recall than the flip alone on PublicTest (docs/MODEL.md).
     `degraded_face_model_path`, if given, reads instead the faces a camera degraded: narrower than
-    SMALL_FACE_WIDTH in their image, blurred or noisy (`camera_degraded`).
+    SMALL_FACE_WIDTH in their image, blurred or noisy (`camera_degraded`), without the zoomed views.
+    `class_balance` (0 to 1) divides out FER2013's class prior (`balanced_scores`): the rarer expressions
+    (disgust, surprise, angry, fear) read more readily, for where every expression is about as likely.
     """
 
     def __init__(self, model_path=None, flip_tta=False, num_threads=1, zoom_tta=False,
-                 degraded_face_model_path=None):
+                 degraded_face_model_path=None, class_balance=0.0):
         paths = [model_path or MODEL_PATH] if isinstance(model_path, (str, Path, type(None))) else model_path
         self.model_paths = tuple(Path(path) for path in paths)
         if not self.model_paths:
@@ -95,14 +114,17 @@ class EmotionClassifier:
             self._degraded_face_models.append(_LiteRTModel(self.degraded_face_model_path, num_threads))
         self.flip_tta = flip_tta
         self.zoom_tta = zoom_tta
+        balanced_scores(np.ones((1, len(CLASSES)), np.float32), class_balance)  # a bad value fails here, not later
+        self.class_balance = class_balance
 
     @classmethod
-    def shipped(cls, ensemble=False, flip_tta=False, zoom_tta=False):
+    def shipped(cls, ensemble=False, flip_tta=False, zoom_tta=False, class_balance=0.0):
         """The stream's model, or with `ensemble` the photos' ENSEMBLE_MODEL_PATHS (the `ensemble` parameter),
         which leave small, blurred and noisy faces to the stream's model."""
         if ensemble:
-            return cls(ENSEMBLE_MODEL_PATHS, flip_tta=flip_tta, zoom_tta=zoom_tta, degraded_face_model_path=MODEL_PATH)
-        return cls(MODEL_PATH, flip_tta=flip_tta, zoom_tta=zoom_tta)
+            return cls(ENSEMBLE_MODEL_PATHS, flip_tta=flip_tta, zoom_tta=zoom_tta, degraded_face_model_path=MODEL_PATH,
+                       class_balance=class_balance)
+        return cls(MODEL_PATH, flip_tta=flip_tta, zoom_tta=zoom_tta, class_balance=class_balance)
 
     @property
     def name(self):
@@ -126,15 +148,18 @@ class EmotionClassifier:
         if self.flip_tta:
             views += [view[:, :, ::-1] for view in views]
         if not self._degraded_face_models:
-            return _averaged(self._models, views)
+            return balanced_scores(_averaged(self._models, views), self.class_balance)
         degraded = camera_degraded(views[0][..., 0])
         if frame_widths is not None:
             degraded |= np.asarray(frame_widths, dtype=float).reshape(len(faces)) < SMALL_FACE_WIDTH
+        # A degraded face is read as itself and its mirror image: its centre enlarged would only enlarge its blur
+        # (PublicTest faces 16-36 px wide, enlarged back: 0.6-1.2 points more without it, docs/MODEL.md).
+        unzoomed = views[::2] if self.zoom_tta else views
         scores = np.empty((len(faces), len(CLASSES)), dtype=np.float32)
-        for models, rows in ((self._models, ~degraded), (self._degraded_face_models, degraded)):
+        for models, rows, seen in ((self._models, ~degraded, views), (self._degraded_face_models, degraded, unzoomed)):
             if rows.any():
-                scores[rows] = _averaged(models, [view[rows] for view in views])
-        return scores
+                scores[rows] = _averaged(models, [view[rows] for view in seen])
+        return balanced_scores(scores, self.class_balance)
 
 
 def _averaged(models, views):
