@@ -7,6 +7,7 @@ costs per face on one core and what it reads right, clean and degraded as camera
 
 import tempfile
 
+from emotion_ros.model.degradations import CAMERA_DEGRADATIONS
 from emotion_ros.model.evaluation import evaluate
 from emotion_ros.model.training import DEFAULT_VAL
 from emotion_ros.vision.classifier import MODEL_PATH
@@ -27,7 +28,7 @@ def main():
         with tempfile.TemporaryDirectory() as out_dir:
             metrics = evaluate(DEFAULT_VAL, MODEL_PATH, flip, out_dir, zoom_tta=zoom, robustness=True)
         recall = {name: row["recall"] for name, row in metrics["per_class"].items()}
-        drops = [row["drop"] for row in metrics["robustness"].values()]
+        drops = [metrics["robustness"][name]["drop"] for name in CAMERA_DEGRADATIONS]
         print(f"| {name} | {str(flip).lower()}, {str(zoom).lower()} | {(1 + flip) * (1 + zoom)} "
               f"| {1000 / metrics['throughput']['batch_1_faces_per_s']:.2f} ms | {100 * metrics['accuracy']:.1f} % "
               f"| {metrics['balanced_accuracy']:.3f} | {recall['fear']:.3f}, {recall['sad']:.3f} "
