@@ -224,6 +224,25 @@ def test_camera_augmentation_degrades_training_faces_only():
     assert FaceAugmentation.from_config(layer.get_config()).camera == 1.0
 
 
+def test_erasing_hides_a_patch_of_noise_or_of_one_grey():
+    pytest.importorskip("keras")
+    from emotion_ros.model.augmentation import FaceAugmentation
+
+    faces = np.full((16, 48, 48, 1), 128.0, dtype=np.float32)
+    for fill in ("noise", "flat"):
+        layer = FaceAugmentation(rotation=0, zoom=(0, 0), shift=0, contrast=0, brightness=0, erasing=1.0,
+                                 erasing_fill=fill, seed=4)
+        erased = np.asarray(layer(faces, training=True))[..., 0]
+        np.testing.assert_array_equal(np.asarray(layer(faces, training=False)), faces)
+        patches = [face[face != 128.0] for face in erased]
+        assert all(len(patch) >= 0.02 * 48 * 48 for patch in patches)  # every face lost a patch of 2 % or more
+        distinct = [len(np.unique(patch)) for patch in patches]
+        assert all(n == 1 for n in distinct) if fill == "flat" else min(distinct) > 10
+        assert FaceAugmentation.from_config(layer.get_config()).erasing_fill == fill
+    with pytest.raises(ValueError, match="erasing_fill"):
+        FaceAugmentation(erasing_fill="black")
+
+
 @needs_data
 def test_camera_degradations_change_every_face_reproducibly(public_test):
     from emotion_ros.model.degradations import ROBUSTNESS_ROWS, degrade, jpeg_faces
@@ -246,7 +265,7 @@ def test_training_with_ferplus_balance_and_camera_records_the_new_metrics(tmp_pa
     run_dir = tmp_path / "recipe"
     training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=1, limit=128, batch_size=64,
                    init_from=MODEL_PATH.with_suffix(".keras"), ferplus_weight=0.5, drop_unreliable=True,
-                   logit_adjustment=1.0, class_weight_power=0.0, camera=0.15, erasing=0.25,
+                   logit_adjustment=1.0, class_weight_power=0.0, camera=0.15, erasing=0.25, erasing_fill="flat",
                    select="balanced_accuracy")
     rows = training.read_history(run_dir / "history.csv")
     assert 0 < float(rows[0]["val_balanced_accuracy"]) <= 1 and 0 < float(rows[0]["val_ferplus_agreement"]) <= 1
@@ -254,7 +273,8 @@ def test_training_with_ferplus_balance_and_camera_records_the_new_metrics(tmp_pa
     assert (config["ferplus_weight"], config["logit_adjustment"], config["camera"], config["erasing"]) == (
         0.5, 1.0, 0.15, 0.25)
     augmentation = training.load_checkpoint(run_dir / "last.keras").get_layer("augmentation")
-    assert (augmentation.camera, augmentation.erasing) == (0.15, 0.25)
+    assert (augmentation.camera, augmentation.erasing, augmentation.erasing_fill) == (0.15, 0.25, "flat")
+    assert config["erasing_fill"] == "flat"
     # the checkpoint holds the loss and the augmentation, train_config.json the targets and class weights:
     # a resumed run goes on with the options it was started with, whatever the resuming command gives
     training.train(TRAIN, PUBLIC_TEST, run_dir=run_dir, epochs=2, limit=128, batch_size=64, resume=True,

@@ -253,7 +253,7 @@ def run_train(args):
     best = training.train(args.train, args.val, args.run_dir, args.epochs, args.batch_size, args.learning_rate,
                           args.width, args.class_weight_power, args.limit, args.resume, args.seed, args.init_from,
                           args.teacher, args.teacher_weight, bfloat16=args.bfloat16, erasing=args.erasing,
-                          **training_recipe(args))
+                          erasing_fill=args.erasing_fill, **training_recipe(args))
     if best.exists():  # not after `--epochs 0`, which only computes the teacher's probabilities
         print(f"best model: {best}; export it with: emotion-ros export {best}")
     return 0
@@ -319,6 +319,8 @@ def add_train_parser(subparsers):
                              "with AMX (lscpu: amx_bf16); a resumed run keeps its checkpoint's precision")
     parser.add_argument("--erasing", type=float, default=0.0,
                         help="fraction of faces with a random patch erased (train-gpu: 0.5)")
+    parser.add_argument("--erasing-fill", choices=("noise", "flat"), default="noise",
+                        help="what an erased patch holds: a random grey per pixel, or one grey for all of it")
     parser.set_defaults(run=run_train)
 
 

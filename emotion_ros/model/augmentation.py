@@ -13,17 +13,25 @@ import keras
 from keras import ops
 
 
+# What an erased patch holds: random grey levels pixel by pixel, or one grey level for the whole patch.
+ERASING_FILLS = ("noise", "flat")
+
+
 @keras.saving.register_keras_serializable(package="emotion_ros")
 class FaceAugmentation(keras.layers.Layer):
     """Random flip, rotation (degrees), zoom (scale - 1; negative zooms in), shift (fraction of the side),
-    contrast and brightness (fractions), and a noise patch on a fraction `erasing` of the faces. With
+    contrast and brightness (fractions), and a patch on a fraction `erasing` of the faces, of noise or, with
+    `erasing_fill` "flat", of one grey (an object or a hand in front of the face, Cutout). With
     `camera`, each camera degradation (blur, a face 14 or 24 px wide, sensor noise, low light) is
     applied to that fraction of the faces, independently. Pixels outside the face are filled by
     reflection. Expects (batch, height, width, 1) in 0-255; identity at inference."""
 
     def __init__(self, rotation=12.0, zoom=(-0.15, 0.1), shift=0.1, contrast=0.3, brightness=0.15, erasing=0.0,
-                 camera=0.0, seed=None, **kwargs):
+                 camera=0.0, seed=None, erasing_fill="noise", **kwargs):
         super().__init__(**kwargs)
+        if erasing_fill not in ERASING_FILLS:
+            raise ValueError(f"erasing_fill must be one of {', '.join(ERASING_FILLS)}, not {erasing_fill!r}")
+        self.erasing_fill = erasing_fill
         self.rotation, self.zoom, self.shift = rotation, tuple(zoom), shift
         self.contrast, self.brightness, self.erasing, self.seed = contrast, brightness, erasing, seed
         self.camera = camera
@@ -32,7 +40,7 @@ class FaceAugmentation(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "rotation": self.rotation, "zoom": self.zoom, "shift": self.shift,
                 "contrast": self.contrast, "brightness": self.brightness, "erasing": self.erasing,
-                "camera": self.camera, "seed": self.seed}
+                "camera": self.camera, "seed": self.seed, "erasing_fill": self.erasing_fill}
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -88,7 +96,8 @@ class FaceAugmentation(keras.layers.Layer):
             left_col = self._uniform(per_face, 0.0, 1.0) * (width - patch_w)
             erase = (self._uniform(per_face, 0.0, 1.0) < self.erasing) \
                 & (rows >= top_row) & (rows < top_row + patch_h) & (cols >= left_col) & (cols < left_col + patch_w)
-            faces = ops.where(erase, self._uniform((batch, height * width), 0.0, 255.0), faces)
+            fill_shape = per_face if self.erasing_fill == "flat" else (batch, height * width)
+            faces = ops.where(erase, self._uniform(fill_shape, 0.0, 255.0), faces)
         return ops.cast(ops.reshape(faces, (batch, height, width, 1)), images.dtype)
 
     def _camera(self, faces, batch, height, width):

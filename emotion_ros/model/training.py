@@ -64,13 +64,14 @@ def build_model(num_classes=len(CLASSES), width=32, dropout=0.4):
     return keras.Model(inputs, outputs, name="emotion_cnn")
 
 
-def build_augmentation(erasing=0.0, camera=0.0):
+def build_augmentation(erasing=0.0, camera=0.0, erasing_fill="noise"):
     """Flips, small rotations, shifts, zooms (crops) and lighting changes seen in real camera faces;
-    with `erasing`, that fraction of faces also gets a random patch of noise (hands, glasses, hair), with
-    `camera` blur, low resolution, noise and low light (docs/TRAINING.md, "Training options")."""
+    with `erasing`, that fraction of faces also gets a random patch of noise or, `erasing_fill` "flat", of one
+    grey (hands, glasses, hair), with `camera` blur, low resolution, noise and low light (docs/TRAINING.md,
+    "Training options")."""
     from .augmentation import FaceAugmentation
 
-    return FaceAugmentation(erasing=erasing, camera=camera, name="augmentation")
+    return FaceAugmentation(erasing=erasing, camera=camera, erasing_fill=erasing_fill, name="augmentation")
 
 
 def build_trainer(model, augmentation):
@@ -187,6 +188,7 @@ def train(
     select="accuracy",
     bfloat16=False,
     erasing=0.0,
+    erasing_fill="noise",
 ):
     """Train, keeping `last.keras` (every epoch), `best.keras` (best PublicTest `select`: accuracy or
     balanced_accuracy), `history.csv` and `curves.png` in `run_dir`, its options in `train_config.json`. With
@@ -204,8 +206,8 @@ def train(
     before the first epoch, and kept in `run_dir` (teacher.npy) for a resumed run. `ferplus_weight` mixes in
     FER+'s ten votes the same way, `drop_unreliable` leaves out the faces FER+ calls unknown or not a face,
     `logit_adjustment` (tau) balances the classes in the loss (`losses.py`), `camera` degrades that fraction
-    of the faces as cameras do and `erasing` hides a random patch of that fraction, as a hand or glasses would
-    (`FaceAugmentation`).
+    of the faces as cameras do and `erasing` hides a random patch of that fraction (noise, or one grey with
+    `erasing_fill` "flat"), as a hand or glasses would (`FaceAugmentation`).
 
     `bfloat16` computes in bfloat16 on float32 weights (Keras's mixed precision), as `train-gpu` does: on a
     CPU with AMX (`lscpu` lists amx_bf16) an epoch takes about a quarter less time (docs/TRAINING.md). Its
@@ -230,7 +232,7 @@ def train(
                "limit": limit, "seed": seed, "init_from": str(init_from) if init_from else None,
                "teacher": [str(path) for path in teacher or []], "teacher_weight": teacher_weight,
                "ferplus_weight": ferplus_weight, "drop_unreliable": drop_unreliable,
-               "logit_adjustment": logit_adjustment, "camera": camera, "erasing": erasing, "select": select}
+               "logit_adjustment": logit_adjustment, "camera": camera, "erasing": erasing, "erasing_fill": erasing_fill, "select": select}
     if resume and config_path.exists():
         # A resumed run goes on as it was started (its data, targets, class weights, seed), whatever options
         # the resuming command gives: only `epochs` says where it now ends.
@@ -244,8 +246,8 @@ def train(
                                                      ("train", "val", "batch_size", "limit", "seed"))
     class_weight_power, teacher, teacher_weight = (options[name] for name in
                                                    ("class_weight_power", "teacher", "teacher_weight"))
-    ferplus_weight, drop_unreliable, camera, erasing, select = (
-        options[name] for name in ("ferplus_weight", "drop_unreliable", "camera", "erasing", "select"))
+    ferplus_weight, drop_unreliable, camera, erasing, erasing_fill, select = (
+        options[name] for name in ("ferplus_weight", "drop_unreliable", "camera", "erasing", "erasing_fill", "select"))
     keras.utils.set_random_seed(seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
@@ -292,7 +294,7 @@ def train(
             model = build_model(width=width)
         if bfloat16:
             model = in_precision(model, "mixed_bfloat16")
-        trainer = build_trainer(model, build_augmentation(erasing=erasing, camera=camera))
+        trainer = build_trainer(model, build_augmentation(erasing=erasing, camera=camera, erasing_fill=erasing_fill))
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0,
             decay_steps=max(1, (epochs - 2) * steps_per_epoch),
