@@ -559,13 +559,14 @@ def test_gpu_training_entry_point_runs_on_cpu(tmp_path):
     np.save(teacher, EmotionClassifier().predict(train_images[:256]))
     out_dir = tmp_path / "gpu_run"
     best = fast_training.train_fast(packed, out_dir, epochs=1, batch_size=64, limit=128, teacher=teacher,
-                                    logit_adjustment=1.0, camera=0.15, select="balanced_accuracy")
+                                    logit_adjustment=1.0, camera=0.15, erasing_fill="flat", select="balanced_accuracy")
     for name in ("best.keras", "last.keras", "history.csv", "curves.png", "train_config.json"):
         assert (out_dir / name).is_file(), name
     assert len(training.read_history(out_dir / "history.csv")) == 1
     config = json.loads((out_dir / "train_config.json").read_text())
     assert config["mixed_precision"] and config["epochs"] == 1 and config["teacher"] == str(teacher)
     assert 0 < config["best_val_balanced_accuracy"] <= 1 and config["camera"] == 0.15
+    assert (config["erasing"], config["erasing_fill"]) == (0.5, "flat")
     with pytest.raises(ValueError, match="no FER\\+ votes"):
         fast_training.train_fast(packed, out_dir, epochs=1, limit=128, ferplus_weight=0.5)
 

@@ -253,7 +253,7 @@ def run_train(args):
     best = training.train(args.train, args.val, args.run_dir, args.epochs, args.batch_size, args.learning_rate,
                           args.width, args.class_weight_power, args.limit, args.resume, args.seed, args.init_from,
                           args.teacher, args.teacher_weight, bfloat16=args.bfloat16, erasing=args.erasing,
-                          erasing_fill=args.erasing_fill, **training_recipe(args))
+                          **training_recipe(args))
     if best.exists():  # not after `--epochs 0`, which only computes the teacher's probabilities
         print(f"best model: {best}; export it with: emotion-ros export {best}")
     return 0
@@ -262,7 +262,8 @@ def run_train(args):
 def training_recipe(args):
     """The targets, class balance and augmentation options that `train` and `train-gpu` share."""
     return {"ferplus_weight": args.ferplus_weight, "drop_unreliable": args.drop_unreliable,
-            "logit_adjustment": args.logit_adjustment, "camera": args.camera, "select": args.select}
+            "logit_adjustment": args.logit_adjustment, "camera": args.camera, "erasing_fill": args.erasing_fill,
+            "select": args.select}
 
 
 def add_training_arguments(parser, learning_rate):
@@ -286,6 +287,9 @@ def add_training_arguments(parser, learning_rate):
     parser.add_argument("--camera", type=float, default=0.0,
                         help="fraction of faces given each camera degradation: blur, low resolution, noise, low "
                              "light (and half of it JPEG artefacts)")
+    parser.add_argument("--erasing-fill", choices=("noise", "flat"), default="noise",
+                        help="what an erased patch holds (--erasing): a random grey per pixel, or one grey for all "
+                             "of it")
     parser.add_argument("--select", choices=("accuracy", "balanced_accuracy"), default="accuracy",
                         help="the PublicTest metric that picks best.keras")
 
@@ -319,8 +323,6 @@ def add_train_parser(subparsers):
                              "with AMX (lscpu: amx_bf16); a resumed run keeps its checkpoint's precision")
     parser.add_argument("--erasing", type=float, default=0.0,
                         help="fraction of faces with a random patch erased (train-gpu: 0.5)")
-    parser.add_argument("--erasing-fill", choices=("noise", "flat"), default="noise",
-                        help="what an erased patch holds: a random grey per pixel, or one grey for all of it")
     parser.set_defaults(run=run_train)
 
 

@@ -149,6 +149,7 @@ def train_fast(
     logit_adjustment=0.0,
     camera=0.0,
     select="accuracy",
+    erasing_fill="noise",
 ):
     """Train one model on a packed dataset (`pack_datasets`) and write to `out_dir`: `best.keras` (best
     PublicTest `select`: accuracy or balanced_accuracy), `last.keras`, `history.csv`, `curves.png` and
@@ -156,7 +157,7 @@ def train_fast(
 
     `teacher` is a .npy of a teacher's probabilities for the packed Training faces, in their order: the
     `teacher.npy` that `train --teacher` writes (LiteRT, which computes it, is not on the GPU machine).
-    The FER+, class-balance and camera options are `train`'s.
+    The FER+, class-balance, camera and erasing options are `train`'s.
     """
     import keras
 
@@ -183,7 +184,7 @@ def train_fast(
     print(f"keras {keras.__version__} on {keras.backend.backend()}; train {len(x_train)}, validate {len(x_val)} "
           f"faces ({time.monotonic() - started:.1f} s to load)")
 
-    augmentation = build_augmentation(erasing=erasing, camera=camera)
+    augmentation = build_augmentation(erasing=erasing, camera=camera, erasing_fill=erasing_fill)
     if mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     model = build_model(width=width, dropout=dropout)
@@ -240,7 +241,7 @@ def train_fast(
     config = {
         "data": str(data_path), "width": width, "optimizer": optimizer, "learning_rate": learning_rate,
         "weight_decay": weight_decay, "batch_size": batch_size, "time_budget": time_budget, "epochs": len(rows),
-        "erasing": erasing, "dropout": dropout, "class_weight_power": class_weight_power,
+        "erasing": erasing, "erasing_fill": erasing_fill, "dropout": dropout, "class_weight_power": class_weight_power,
         "mixed_precision": mixed_precision, "seed": seed, "backend": keras.backend.backend(),
         "teacher": str(teacher) if teacher else None, "teacher_weight": teacher_weight,
         "ferplus_weight": ferplus_weight, "drop_unreliable": drop_unreliable, "logit_adjustment": logit_adjustment,
