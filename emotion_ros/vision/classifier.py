@@ -72,12 +72,17 @@ def camera_degraded(faces):
     return degraded
 
 
+def checked_class_balance(class_balance):
+    """`class_balance` if it lies between 0 and 1 (NaN does not), else a ValueError."""
+    if not 0.0 <= class_balance <= 1.0:
+        raise ValueError(f"class_balance must be between 0 and 1, not {class_balance}")
+    return class_balance
+
+
 def balanced_scores(scores, class_balance):
     """The (N, 7) probabilities divided by FER2013 Training's class prior to the power `class_balance` (0: as
     the networks give them; 1: every class as likely a priori, post-hoc logit adjustment), summing to 1."""
-    if not 0.0 <= class_balance <= 1.0:  # also refuses NaN
-        raise ValueError(f"class_balance must be between 0 and 1, not {class_balance}")
-    if class_balance == 0:
+    if checked_class_balance(class_balance) == 0:
         return scores
     balanced = scores / _TRAINING_PRIOR ** class_balance
     return (balanced / balanced.sum(axis=1, keepdims=True)).astype(np.float32)
@@ -114,8 +119,7 @@ class EmotionClassifier:
             self._degraded_face_models.append(_LiteRTModel(self.degraded_face_model_path, num_threads))
         self.flip_tta = flip_tta
         self.zoom_tta = zoom_tta
-        balanced_scores(np.ones((1, len(CLASSES)), np.float32), class_balance)  # a bad value fails here, not later
-        self.class_balance = class_balance
+        self.class_balance = checked_class_balance(class_balance)
 
     @classmethod
     def shipped(cls, ensemble=False, flip_tta=False, zoom_tta=False, class_balance=0.0):
