@@ -102,6 +102,21 @@ def test_analyze_is_quiet_and_a_folder_without_photos_is_one_line(tmp_path):
                                     f"{tmp_path / 'empty'}"
 
 
+
+def test_analyze_class_balance_reads_the_rare_expressions_more_readily(tmp_path):
+    photo = str(sample_photos()[0])
+    plain = json.loads(emotion_ros("analyze", photo, "--out", str(tmp_path / "plain"), "--json").stdout)
+    balanced = json.loads(emotion_ros("analyze", photo, "--class-balance", "1", "--out", str(tmp_path / "balanced"),
+                                      "--json").stdout)
+    pairs = list(zip(plain[0]["faces"], balanced[0]["faces"]))
+    assert pairs and all(before["box"] == after["box"] for before, after in pairs)
+    for before, after in pairs:  # disgust is FER2013's rarest class, happy its commonest
+        assert after["scores"]["disgust"] > before["scores"]["disgust"]
+        assert after["scores"]["happy"] < before["scores"]["happy"]
+    wrong = emotion_ros("analyze", photo, "--class-balance", "1.5", "--out", str(tmp_path / "wrong"))
+    assert wrong.returncode == 1
+    assert wrong.stderr.strip() == "emotion-ros analyze: class_balance must be between 0 and 1, not 1.5"
+
 @pytest.mark.parametrize("blocked, needs", [("rclpy", "needs ROS 2"), ("tensorflow", "needs TensorFlow")])
 def test_a_missing_optional_part_is_named_with_how_to_get_it(blocked, needs, tmp_path):
     """A pip-only install has no rclpy, and no TensorFlow unless an extra brought it."""

@@ -34,11 +34,13 @@ def run_analyze(args):
     from tqdm import tqdm
 
     from ..vision.drawing import draw_faces
+    from ..vision.classifier import EmotionClassifier, checked_class_balance
     from ..vision.pipeline import PhotoPipeline
     from ..vision.video import FACE_COLUMNS, VIDEO_SUFFIXES, face_rows, write_rows
 
     if args.every < 1:
         raise ValueError(f"--every must be 1 or more, not {args.every}")
+    checked_class_balance(args.class_balance)
     inputs = photos_to_analyze(args.photos, args.recursive)
     videos = [path for path in inputs if Path(path).suffix.lower() in VIDEO_SUFFIXES]
     photos = [path for path in inputs if Path(path).suffix.lower() not in VIDEO_SUFFIXES]
@@ -52,7 +54,10 @@ def run_analyze(args):
     check_outputs(outputs, inputs, args.force)
     out_dir.mkdir(parents=True, exist_ok=True)
     failures, report, table = 0, [], []
-    pipeline = PhotoPipeline(args.detector) if photos else None
+    pipeline = None
+    if photos:
+        pipeline = PhotoPipeline(args.detector, classifier=EmotionClassifier.shipped(
+            ensemble=True, flip_tta=True, zoom_tta=True, class_balance=args.class_balance))
     # A bar for a long run on a terminal; its lines go above the bar.
     progress = tqdm(photos, unit="photo", file=sys.stderr,
                     disable=args.json or len(photos) < PROGRESS_BAR_FROM or not sys.stderr.isatty())
@@ -114,8 +119,10 @@ def analyze_one_video(video, stem, args):
         bar.total = total or None
         bar.update(done - bar.n)
 
+    params = load_params()
+    params["emotion_classifier_node"]["class_balance"] = args.class_balance
     try:
-        rows = analyze_video(video, args.every, make_stream_pipeline(load_params()), f"{stem}_emotions.mp4", advance)
+        rows = analyze_video(video, args.every, make_stream_pipeline(params), f"{stem}_emotions.mp4", advance)
     finally:
         bar.close()
     write_rows(rows, f"{stem}_emotions.csv", VIDEO_COLUMNS)
@@ -160,6 +167,9 @@ def add_analyze_parser(subparsers):
     parser.add_argument("--out", default="emotion_ros_out", help="directory for the results (default: %(default)s)")
     parser.add_argument("--csv", metavar="FILE", help="also one CSV row per face of every photo")
     parser.add_argument("--every", type=int, default=1, metavar="N", help="videos: analyse every N-th frame")
+    parser.add_argument("--class-balance", type=float, default=0.0, metavar="TAU",
+                        help="0 to 1: divide out FER2013's class prior to this power, for people posing every "
+                             "expression alike (0.25-0.5 read disgust more readily; docs/MODEL.md, \"Class balance\")")
     parser.add_argument("--force", action="store_true", help="replace the results of an earlier run")
     parser.add_argument("--json", action="store_true", help="print all results as one JSON document")
     parser.set_defaults(run=run_analyze)
