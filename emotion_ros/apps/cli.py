@@ -11,6 +11,7 @@ import cv2
 
 from .. import __version__
 from ..bags.commands import add_bag_parser, topic_remap
+from ..model.degradations import ERASING_FILLS
 from ..model.evaluation import add_evaluate_parser
 from ..paths import atomic_output
 from ..vision.detectors import PHOTO_DETECTORS
@@ -297,7 +298,7 @@ def add_training_arguments(parser, learning_rate):
     parser.add_argument("--camera", type=float, default=0.0,
                         help="fraction of faces given each camera degradation: blur, low resolution, noise, low "
                              "light (and half of it JPEG artefacts)")
-    parser.add_argument("--erasing-fill", choices=("noise", "flat"), default="noise",
+    parser.add_argument("--erasing-fill", choices=ERASING_FILLS, default="noise",
                         help="what an erased patch holds (--erasing): a random grey per pixel, or one grey for all "
                              "of it")
     parser.add_argument("--select", choices=("accuracy", "balanced_accuracy"), default="accuracy",

@@ -12,9 +12,7 @@ import math
 import keras
 from keras import ops
 
-
-# What an erased patch holds: random grey levels pixel by pixel, or one grey level for the whole patch.
-ERASING_FILLS = ("noise", "flat")
+from .degradations import ERASING_FILLS
 
 
 @keras.saving.register_keras_serializable(package="emotion_ros")

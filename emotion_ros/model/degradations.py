@@ -11,6 +11,10 @@ import numpy as np
 
 from ..vision.classifier import FACE_SIZE
 
+# What a patch erased in training holds (`FaceAugmentation`'s `erasing_fill`): random grey levels pixel by pixel,
+# or one grey level for the whole patch.
+ERASING_FILLS = ("noise", "flat")
+
 
 def _blur(face, rng):
     return cv2.GaussianBlur(face, (0, 0), 1.5)
