@@ -102,7 +102,6 @@ def test_analyze_is_quiet_and_a_folder_without_photos_is_one_line(tmp_path):
                                     f"{tmp_path / 'empty'}"
 
 
-
 def test_analyze_class_balance_reads_the_rare_expressions_more_readily(tmp_path):
     photo = str(sample_photos()[0])
     plain = json.loads(emotion_ros("analyze", photo, "--out", str(tmp_path / "plain"), "--json").stdout)

@@ -34,8 +34,8 @@ def photos_to_analyze(arguments, recursive):
 def run_analyze(args):
     from tqdm import tqdm
 
-    from ..vision.drawing import draw_faces
     from ..vision.classifier import EmotionClassifier, checked_class_balance
+    from ..vision.drawing import draw_faces
     from ..vision.pipeline import PhotoPipeline
     from ..vision.video import FACE_COLUMNS, VIDEO_SUFFIXES, face_rows, write_rows
 
