@@ -116,6 +116,7 @@ def test_analyze_class_balance_reads_the_rare_expressions_more_readily(tmp_path)
     assert wrong.returncode == 1
     assert wrong.stderr.strip() == "emotion-ros analyze: class_balance must be between 0 and 1, not 1.5"
 
+
 @pytest.mark.parametrize("blocked, needs", [("rclpy", "needs ROS 2"), ("tensorflow", "needs TensorFlow")])
 def test_a_missing_optional_part_is_named_with_how_to_get_it(blocked, needs, tmp_path):
     """A pip-only install has no rclpy, and no TensorFlow unless an extra brought it."""

@@ -232,7 +232,8 @@ def train(
                "limit": limit, "seed": seed, "init_from": str(init_from) if init_from else None,
                "teacher": [str(path) for path in teacher or []], "teacher_weight": teacher_weight,
                "ferplus_weight": ferplus_weight, "drop_unreliable": drop_unreliable,
-               "logit_adjustment": logit_adjustment, "camera": camera, "erasing": erasing, "erasing_fill": erasing_fill, "select": select}
+               "logit_adjustment": logit_adjustment, "camera": camera, "erasing": erasing, "erasing_fill": erasing_fill,
+               "select": select}
     if resume and config_path.exists():
         # A resumed run goes on as it was started (its data, targets, class weights, seed), whatever options
         # the resuming command gives: only `epochs` says where it now ends.
