@@ -16,7 +16,8 @@ from emotion_ros.vision.blazeface import (
 )
 from emotion_ros import CLASSES
 from emotion_ros.vision.boxes import Detection, left_to_right
-from emotion_ros.vision.classifier import ENSEMBLE_MODEL_PATHS, SMALL_FACE_WIDTH, EmotionClassifier
+from emotion_ros.vision.classifier import (DEGRADED_FACE_MODEL_PATH, ENSEMBLE_MODEL_PATHS, SMALL_FACE_WIDTH,
+                                          EmotionClassifier)
 from emotion_ros.vision.detectors import detect_faces
 from emotion_ros.vision.mtcnn import MtcnnDetector
 from emotion_ros.vision.pipeline import FER_KEYPOINTS, aligned_face, face_crop, framed_face
@@ -80,9 +81,9 @@ def test_every_face_of_a_group_photo_with_faces_40_px_wide_is_found_and_nothing_
             assert np.abs(np.array(face.box[:2]) + np.array(face.box[2:]) / 2 - centre).max() < 0.3 * w * scale
 
 
-def test_the_photos_read_a_group_photo_s_small_faces_with_the_stream_model():
+def test_the_photos_read_a_group_photo_s_small_faces_with_the_degraded_face_model():
     """A group photo shrunk until its faces' frames straddle SMALL_FACE_WIDTH: analyze_image reads each face
-    below it with the stream's model and each above with the ensemble (docs/MODEL.md, "Small faces")."""
+    below it with the degraded-face model and each above with the ensemble (docs/MODEL.md, "Small faces")."""
     from emotion_ros.vision.pipeline import PhotoPipeline, analyze_image
 
     image = cv2.imread(str(sample_photos()[0]))
@@ -96,10 +97,10 @@ def test_the_photos_read_a_group_photo_s_small_faces_with_the_stream_model():
     widths = np.array([framed_face(canvas, d)[1] for d in detections])
     assert len(detections) >= 4 and (widths < SMALL_FACE_WIDTH).any() and (widths >= SMALL_FACE_WIDTH).any()
     crops = [face_crop(canvas, d) for d in detections]
-    stream = EmotionClassifier.shipped(flip_tta=True).predict(crops)  # each face and its mirror image
+    degraded = EmotionClassifier(DEGRADED_FACE_MODEL_PATH, flip_tta=True).predict(crops)  # each face and its mirror
     ensemble = EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True).predict(crops)
-    for face, width, by_stream, by_ensemble in zip(analyze_image(canvas), widths, stream, ensemble):
-        expected = by_stream if width < SMALL_FACE_WIDTH else by_ensemble
+    for face, width, by_degraded, by_ensemble in zip(analyze_image(canvas), widths, degraded, ensemble):
+        expected = by_degraded if width < SMALL_FACE_WIDTH else by_ensemble
         assert [face.scores[name] for name in CLASSES] == pytest.approx(expected, abs=1e-5)
 
 

@@ -17,8 +17,8 @@ import pytest
 
 from emotion_ros import CLASSES
 from emotion_ros.config import node_params
-from emotion_ros.vision.classifier import (DARK_FACE_MEAN, ENSEMBLE_MODEL_PATHS, EXPOSED_TOP, MODEL_PATH,
-                                          SMALL_FACE_WIDTH, EmotionClassifier, camera_degraded, exposed)
+from emotion_ros.vision.classifier import (DARK_FACE_MEAN, DEGRADED_FACE_MODEL_PATH, ENSEMBLE_MODEL_PATHS, EXPOSED_TOP,
+                                          MODEL_PATH, SMALL_FACE_WIDTH, EmotionClassifier, camera_degraded, exposed)
 from emotion_ros.model.datasets import load_dataset
 from emotion_ros.model.degradations import degrade
 from emotion_ros.model.evaluation import add_evaluate_parser, classification_metrics, confusion_matrix, evaluate
@@ -469,21 +469,22 @@ def test_ensemble_averages_its_models(public_test):
 
 
 @needs_data
-def test_the_photos_ensemble_leaves_small_faces_to_the_stream_model(public_test):
-    """Faces enlarged from few pixels are read better by the stream's camera-trained model, seeing each face and its
-    mirror image, not their centres enlarged (docs/MODEL.md)."""
+def test_the_photos_ensemble_leaves_small_faces_to_the_degraded_face_model(public_test):
+    """Faces enlarged from few pixels are read better by the camera-trained degraded-face model, seeing each face and
+    its mirror image, not their centres enlarged (docs/MODEL.md)."""
     faces = public_test[0][:8]
     photos = EmotionClassifier.shipped(ensemble=True, flip_tta=True, zoom_tta=True)
-    stream = EmotionClassifier.shipped(flip_tta=True).predict(faces)
+    degraded = EmotionClassifier(DEGRADED_FACE_MODEL_PATH, flip_tta=True).predict(faces)
     ensemble = EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True).predict(faces)
-    assert not np.allclose(stream, ensemble, atol=1e-3)
+    assert not np.allclose(degraded, ensemble, atol=1e-3)
     widths = [SMALL_FACE_WIDTH - 0.5, SMALL_FACE_WIDTH] * 4
     scores = photos.predict(faces, widths)
-    np.testing.assert_allclose(scores[0::2], stream[0::2], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(scores[0::2], degraded[0::2], rtol=0, atol=1e-5)
     np.testing.assert_allclose(scores[1::2], ensemble[1::2], rtol=0, atol=1e-5)
-    np.testing.assert_allclose(photos.predict(faces, [20] * 8), stream, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(photos.predict(faces, [20] * 8), degraded, rtol=0, atol=1e-5)
     np.testing.assert_allclose(photos.predict(faces), ensemble, rtol=0, atol=1e-5)  # widths unknown
-    assert photos.name.endswith(f"(faces under {SMALL_FACE_WIDTH} px, blurred or noisy: {MODEL_PATH.name})")
+    assert photos.name.endswith(
+        f"(faces under {SMALL_FACE_WIDTH} px, blurred or noisy: {DEGRADED_FACE_MODEL_PATH.name})")
     with pytest.raises(ValueError):
         photos.predict(faces, widths[:3])
 
@@ -509,9 +510,9 @@ def test_dark_faces_are_brightened_before_they_are_read(public_test):
 
 
 @needs_data
-def test_the_photos_ensemble_leaves_blurred_and_noisy_faces_to_the_stream_model(public_test):
-    """PublicTest's own faces are read by the ensemble; blurred or noisy as a camera gives them, by the stream's
-    camera-trained model, whatever their width (docs/MODEL.md, "Degraded faces")."""
+def test_the_photos_ensemble_leaves_blurred_and_noisy_faces_to_the_degraded_face_model(public_test):
+    """PublicTest's own faces are read by the ensemble; blurred or noisy as a camera gives them, by the camera-trained
+    degraded-face model, whatever their width (docs/MODEL.md, "Degraded faces")."""
     faces = public_test[0][:40]
     rng = np.random.default_rng(0)
     blurred = np.stack([cv2.GaussianBlur(face, (0, 0), 1.5) for face in faces])
@@ -520,12 +521,12 @@ def test_the_photos_ensemble_leaves_blurred_and_noisy_faces_to_the_stream_model(
     assert camera_degraded(blurred).all() and camera_degraded(noisy).mean() > 0.9
     assert not camera_degraded(np.full((2, 48, 48), 128, np.float32)).any()  # a flat patch is neither
     photos = EmotionClassifier.shipped(ensemble=True, flip_tta=True, zoom_tta=True)
-    stream = EmotionClassifier.shipped(flip_tta=True)  # each face and its mirror image
+    degraded = EmotionClassifier(DEGRADED_FACE_MODEL_PATH, flip_tta=True)  # each face and its mirror image
     ensemble = EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True)
     sharp = ~camera_degraded(faces)
     np.testing.assert_allclose(photos.predict(faces[sharp], [100] * sharp.sum()), ensemble.predict(faces[sharp]),
                                rtol=0, atol=1e-5)
-    np.testing.assert_allclose(photos.predict(blurred, [100] * 40), stream.predict(blurred), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(photos.predict(blurred, [100] * 40), degraded.predict(blurred), rtol=0, atol=1e-5)
     hits = [(model.predict(blurred).argmax(1) == public_test[1][:40]).sum() for model in (photos, ensemble)]
     assert hits[0] >= hits[1]
 
@@ -538,7 +539,7 @@ def test_evaluate_command_takes_the_shipped_ensemble(small_split, tmp_path, caps
     args = parser.parse_args(["evaluate", "--data", str(path), "--out", str(tmp_path), "--json", "--ensemble"])
     assert args.run(args) == 0
     printed = json.loads(capsys.readouterr().out)
-    photos = EmotionClassifier.shipped(ensemble=True)  # the stream's model for blurred and noisy faces
+    photos = EmotionClassifier.shipped(ensemble=True)  # the degraded-face model for blurred and noisy faces
     expected = photos.predict(images).argmax(axis=1)
     assert printed["model"] == photos.name
     assert printed["accuracy"] == pytest.approx(float((expected == labels).mean()), abs=1e-12)

@@ -1,7 +1,7 @@
-"""The stream's model (four views, as the stream reads every face, and two, as the photos read a small face) and
-the photos' ensemble (four views) on PublicTest faces shrunk to a few widths and enlarged back, as the photo
-pipeline enlarges a small face's crop: which model and views read small faces better (docs/MODEL.md). About
-10 minutes on 2 cores.
+"""The stream's model (four views, as the stream reads every face, and two), the degraded-face model (two, as the
+photos read a small face) and the photos' ensemble (four views) on PublicTest faces shrunk to a few widths and
+enlarged back, as the photo pipeline enlarges a small face's crop: which model and views read small faces better
+(docs/MODEL.md). About 12 minutes on 2 cores.
 
     python tools/face_size_table.py
 """
@@ -11,7 +11,8 @@ import numpy as np
 
 from emotion_ros.model.datasets import load_dataset
 from emotion_ros.model.training import DEFAULT_VAL
-from emotion_ros.vision.classifier import ENSEMBLE_MODEL_PATHS, FACE_SIZE, MODEL_PATH, EmotionClassifier
+from emotion_ros.vision.classifier import (DEGRADED_FACE_MODEL_PATH, ENSEMBLE_MODEL_PATHS, FACE_SIZE, MODEL_PATH,
+                                          EmotionClassifier)
 
 FACE_WIDTHS = (16, 20, 24, 28, 32, 36, 40, 44, 48)
 
@@ -33,6 +34,7 @@ def main():
     classifiers = {
         "stream's model, four views": EmotionClassifier(MODEL_PATH, flip_tta=True, zoom_tta=True),
         "stream's model, the face and its mirror": EmotionClassifier(MODEL_PATH, flip_tta=True),
+        "degraded-face model, the face and its mirror": EmotionClassifier(DEGRADED_FACE_MODEL_PATH, flip_tta=True),
         "photos' ensemble, four views": EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True),
     }
     print("| face width | " + " | ".join(f"{name}: accuracy, balanced accuracy" for name in classifiers) + " |")

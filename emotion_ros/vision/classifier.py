@@ -14,12 +14,15 @@ MODEL_PATH = PACKAGE_DIR / "weights" / "emotion_cnn.tflite"
 # The photos' ensemble, whose probabilities are averaged: three checkpoints of the training (epochs 57, 74 and
 # 82), each also a good model alone; the stream's model is distilled from such an ensemble (docs/MODEL.md).
 ENSEMBLE_MODEL_PATHS = tuple(PACKAGE_DIR / "weights" / f"emotion_cnn_epoch{epoch}.tflite" for epoch in (57, 74, 82))
+# The photos' model for the faces a camera degraded (`camera_degraded`, SMALL_FACE_WIDTH): the stream's model
+# averaged with its fine-tune on faces blurred, shrunk, noisy, darkened and JPEG-compressed (docs/MODEL.md).
+DEGRADED_FACE_MODEL_PATH = PACKAGE_DIR / "weights" / "emotion_cnn_degraded.tflite"
 # The model's input side: FER2013's faces are 48x48 gray, and every crop is resized to it.
 FACE_SIZE = 48
-# Faces the image shows narrower than this (in its pixels) are enlarged to FACE_SIZE, and read better by the stream's
-# model, trained on faces blurred and shrunk as cameras give them, than by the photos' ensemble: on PublicTest faces
-# shrunk and enlarged back, 59.9 against 49.8 % at 20 px, 64.0 against 60.4 % at 24 px, level at 36-46 px, behind
-# only at 48 (`python tools/face_size_table.py`, docs/MODEL.md).
+# Faces the image shows narrower than this (in its pixels) are enlarged to FACE_SIZE, and read better by the
+# degraded-face model, trained on faces blurred and shrunk as cameras give them, than by the photos' ensemble: on
+# PublicTest faces shrunk and enlarged back, FACE_SIZE_TABLE at 20 and 24 px, level at 36-46 px, behind only at 48
+# (`python tools/face_size_table.py`, docs/MODEL.md).
 SMALL_FACE_WIDTH = 40
 # A blurred face has lost its finest detail: its Laplacian is no more than this many times that of the face blurred
 # further (sigma 1.5 px). FER2013's Training faces: 3.99 at their 1st percentile, the sample photos' faces 4.07-5.47;
@@ -139,10 +142,10 @@ class EmotionClassifier:
     @classmethod
     def shipped(cls, ensemble=False, flip_tta=False, zoom_tta=False, class_balance=0.0):
         """The stream's model, or with `ensemble` the photos' ENSEMBLE_MODEL_PATHS (the `ensemble` parameter),
-        which leave small, blurred and noisy faces to the stream's model."""
+        which leave small, blurred and noisy faces to DEGRADED_FACE_MODEL_PATH."""
         if ensemble:
-            return cls(ENSEMBLE_MODEL_PATHS, flip_tta=flip_tta, zoom_tta=zoom_tta, degraded_face_model_path=MODEL_PATH,
-                       class_balance=class_balance)
+            return cls(ENSEMBLE_MODEL_PATHS, flip_tta=flip_tta, zoom_tta=zoom_tta,
+                       degraded_face_model_path=DEGRADED_FACE_MODEL_PATH, class_balance=class_balance)
         return cls(MODEL_PATH, flip_tta=flip_tta, zoom_tta=zoom_tta, class_balance=class_balance)
 
     @property

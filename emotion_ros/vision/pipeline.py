@@ -113,8 +113,8 @@ class PhotoPipeline:
 
     By default each face is classified by the photos' ensemble of three models, each seeing four views of it
     (itself, its centre enlarged, and their mirror images): 71.1 % on PublicTest where the stream's model reaches
-    70.2 % (docs/MODEL.md); a face under SMALL_FACE_WIDTH pixels wide, blurred or noisy is left to the stream's
-    model.
+    70.2 % (docs/MODEL.md); a face under SMALL_FACE_WIDTH pixels wide, blurred or noisy is left to the
+    degraded-face model, trained on such faces.
     """
 
     def __init__(self, detector="blazeface", classifier=None, face_margin=DEFAULT_FACE_MARGIN, align_faces=True,
