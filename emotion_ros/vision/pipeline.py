@@ -112,7 +112,7 @@ class PhotoPipeline:
     """Every face of one picture, independently of any other picture (no tracking, no smoothing).
 
     By default each face is classified by the photos' ensemble of three models, each seeing four views of it
-    (itself, its centre enlarged, and their mirror images): 71.1 % on PublicTest where the stream's model reaches
+    (itself, its centre enlarged, and their mirror images): 71.2 % on PublicTest where the stream's model reaches
     70.2 % (docs/MODEL.md); a face under SMALL_FACE_WIDTH pixels wide, blurred or noisy is left to the
     degraded-face model, trained on such faces.
     """
