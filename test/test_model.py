@@ -493,7 +493,7 @@ def test_the_photos_ensemble_leaves_small_faces_to_the_degraded_face_model(publi
 @needs_data
 def test_dark_faces_are_brightened_before_they_are_read(public_test):
     """A face in dim light is brightened by a gain, as a camera's exposure would, and read about as well as in
-    good light; faces FER2013 shows, and dark faces with a bright spot, are left as they are (docs/MODEL.md)."""
+    good light; lit faces, and dark faces with a bright spot, are left as they are (docs/MODEL.md)."""
     images, labels = public_test[0][:1000], public_test[1][:1000]
     dark = degrade(images, "dark")  # 40 % of the light, gamma 1.5
     brightened = np.stack([exposed(face.astype(np.float32)) for face in dark])
