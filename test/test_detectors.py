@@ -16,8 +16,9 @@ from emotion_ros.vision.blazeface import (
 )
 from emotion_ros import CLASSES
 from emotion_ros.vision.boxes import Detection, left_to_right
-from emotion_ros.vision.classifier import (DEGRADED_FACE_MODEL_PATH, ENSEMBLE_MODEL_PATHS, SMALL_FACE_WIDTH,
-                                          EmotionClassifier)
+from emotion_ros.vision.classifier import (COMPRESSED_FACE_WIDTH, DEBLOCKED_FACE_WIDTH, DEGRADED_FACE_MODEL_PATH,
+                                          ENSEMBLE_MODEL_PATHS, JPEG_BLOCKY, SMALL_FACE_WIDTH, EmotionClassifier,
+                                          jpeg_blockiness)
 from emotion_ros.vision.detectors import detect_faces
 from emotion_ros.vision.mtcnn import MtcnnDetector
 from emotion_ros.vision.pipeline import FER_KEYPOINTS, aligned_face, face_crop, framed_face
@@ -102,6 +103,31 @@ def test_the_photos_read_a_group_photo_s_small_faces_with_the_degraded_face_mode
     for face, width, by_degraded, by_ensemble in zip(analyze_image(canvas), widths, degraded, ensemble):
         expected = by_degraded if width < SMALL_FACE_WIDTH else by_ensemble
         assert [face.scores[name] for name in CLASSES] == pytest.approx(expected, abs=1e-5)
+
+
+def test_the_photos_read_a_group_photo_s_hard_compressed_faces_with_the_degraded_face_model():
+    """A group photo at half size, saved as JPEG at quality 20: the faces' own pixels show JPEG's blocks, the crops
+    sampled upright from them do not, and the faces narrower than COMPRESSED_FACE_WIDTH are read by the
+    degraded-face model; the sample photos as they are show no such blocks (docs/MODEL.md, "Compressed faces")."""
+    from emotion_ros.vision.pipeline import PhotoPipeline, analyze_image
+
+    image = cv2.imread(str(sample_photos()[0]))
+    pipeline = PhotoPipeline()
+    for photo in sample_photos():
+        picture = cv2.imread(str(photo))
+        assert all(jpeg_blockiness(framed_face(picture, d).unscaled) < JPEG_BLOCKY for d in pipeline.detector(picture))
+    half = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    worn = cv2.imdecode(cv2.imencode(".jpg", half, [cv2.IMWRITE_JPEG_QUALITY, 20])[1], cv2.IMREAD_COLOR)
+    framed = [framed_face(worn, d) for d in left_to_right(pipeline.detector(worn))]
+    assert len(framed) == GROUP_PHOTOS[0]
+    assert all(jpeg_blockiness(face.unscaled) >= JPEG_BLOCKY > jpeg_blockiness(face.crop) for face in framed)
+    widths = np.array([face.width for face in framed])
+    read_as_they_are = (DEBLOCKED_FACE_WIDTH < widths) & (widths < COMPRESSED_FACE_WIDTH)  # not smoothed first
+    assert read_as_they_are.sum() >= 3  # the frames are about 56-76 px wide
+    degraded = EmotionClassifier(DEGRADED_FACE_MODEL_PATH, flip_tta=True).predict([face.crop for face in framed])
+    for face, expected, as_it_is in zip(analyze_image(worn), degraded, read_as_they_are):
+        if as_it_is:
+            assert [face.scores[name] for name in CLASSES] == pytest.approx(expected, abs=1e-5)
 
 
 def test_blazeface_finds_what_mtcnn_finds_on_the_group_photos(detector):
@@ -207,8 +233,9 @@ def test_the_frame_width_is_the_width_in_the_image_of_what_the_classifier_sees()
     assert framed_face(image, Detection((50, 20, 40, 60)))[1] == 60
     assert framed_face(image, Detection((50, 20, 40, 60)), margin=0.25)[1] == 90
     keypoints = [(30 + 36 * p.real, 10 + 36 * p.imag) for p in FER_KEYPOINTS]  # a FER frame 36 px wide
-    crop, width = framed_face(image, Detection((35, 15, 26, 26), 1.0, keypoints))
+    crop, width, unscaled = framed_face(image, Detection((35, 15, 26, 26), 1.0, keypoints))
     assert width == pytest.approx(36) and crop.shape == (48, 48)  # enlarged to the input
+    assert unscaled.shape == (26, 26)  # the box's square, as the image's pixels show it
     assert framed_face(image, Detection((35, 15, 26, 26), 1.0, keypoints), align=False)[1] == 26
     assert np.array_equal(crop, face_crop(image, Detection((35, 15, 26, 26), 1.0, keypoints)))
 

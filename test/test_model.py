@@ -17,8 +17,10 @@ import pytest
 
 from emotion_ros import CLASSES
 from emotion_ros.config import node_params
-from emotion_ros.vision.classifier import (DARK_FACE_MEAN, DEGRADED_FACE_MODEL_PATH, ENSEMBLE_MODEL_PATHS, EXPOSED_TOP,
-                                          MODEL_PATH, SMALL_FACE_WIDTH, EmotionClassifier, camera_degraded, exposed)
+from emotion_ros.vision.classifier import (COMPRESSED_FACE_WIDTH, DARK_FACE_MEAN, DEBLOCKED_FACE_WIDTH,
+                                          DEGRADED_FACE_MODEL_PATH, ENSEMBLE_MODEL_PATHS, EXPOSED_TOP, JPEG_BLOCKY,
+                                          MODEL_PATH, SMALL_FACE_WIDTH, EmotionClassifier, camera_degraded, deblocked,
+                                          exposed, jpeg_blockiness)
 from emotion_ros.model.datasets import load_dataset
 from emotion_ros.model.degradations import degrade
 from emotion_ros.model.evaluation import add_evaluate_parser, classification_metrics, confusion_matrix, evaluate
@@ -485,7 +487,7 @@ def test_the_photos_ensemble_leaves_small_faces_to_the_degraded_face_model(publi
     np.testing.assert_allclose(photos.predict(faces, [20] * 8), degraded, rtol=0, atol=1e-5)
     np.testing.assert_allclose(photos.predict(faces), ensemble, rtol=0, atol=1e-5)  # widths unknown
     assert photos.name.endswith(
-        f"(faces under {SMALL_FACE_WIDTH} px, blurred or noisy: {DEGRADED_FACE_MODEL_PATH.name})")
+        f"(faces under {SMALL_FACE_WIDTH} px, blurred, noisy or compressed hard: {DEGRADED_FACE_MODEL_PATH.name})")
     with pytest.raises(ValueError):
         photos.predict(faces, widths[:3])
 
@@ -530,6 +532,50 @@ def test_the_photos_ensemble_leaves_blurred_and_noisy_faces_to_the_degraded_face
     np.testing.assert_allclose(photos.predict(blurred, [100] * 40), degraded.predict(blurred), rtol=0, atol=1e-5)
     hits = [(model.predict(blurred).argmax(1) == public_test[1][:40]).sum() for model in (photos, ensemble)]
     assert hits[0] >= hits[1]
+
+
+def _jpeg(face, quality):
+    return cv2.imdecode(cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_GRAYSCALE)
+
+
+@needs_data
+def test_the_photos_ensemble_leaves_faces_compressed_hard_to_the_degraded_face_model(public_test):
+    """A face JPEG-compressed hard, and not shrunk so far that its blocks fade, is read by the degraded-face model,
+    smoothed first where its blocks are still whole; FER2013's faces, compressed lightly, faces at quality 90 and
+    compressed faces resampled are left to the ensemble (docs/MODEL.md, "Compressed faces")."""
+    faces, labels = public_test[0][:200], public_test[1][:200]
+    hard = np.stack([_jpeg(face, 20) for face in faces])
+    blockiness = {name: np.array([jpeg_blockiness(face) for face in group]) for name, group in
+                  (("faces", faces), ("hard", hard), ("light", [_jpeg(face, 90) for face in faces]),
+                   ("resampled", [cv2.resize(face, (62, 62)) for face in hard]))}
+    assert (blockiness["faces"] < JPEG_BLOCKY).all() and (blockiness["light"] < JPEG_BLOCKY).all()
+    assert (blockiness["hard"] >= JPEG_BLOCKY).mean() > 0.9 and (blockiness["resampled"] < JPEG_BLOCKY).all()
+    assert jpeg_blockiness(np.full((15, 15), 128, np.uint8)) == 0.0  # too small to hold a grid of blocks
+    photos = EmotionClassifier.shipped(ensemble=True, flip_tta=True, zoom_tta=True)
+    degraded = EmotionClassifier(DEGRADED_FACE_MODEL_PATH, flip_tta=True)
+    ensemble = EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True)
+    blocky = (blockiness["hard"] >= JPEG_BLOCKY) & ~camera_degraded(hard.astype(np.float32))
+    n = blocky.sum()
+    np.testing.assert_allclose(photos.predict(hard[blocky], [COMPRESSED_FACE_WIDTH] * n),
+                               ensemble.predict(hard[blocky]), rtol=0, atol=1e-5)  # wide: its blocks shrink away
+    np.testing.assert_allclose(photos.predict(hard[blocky], [DEBLOCKED_FACE_WIDTH + 1] * n),
+                               degraded.predict(hard[blocky]), rtol=0, atol=1e-5)
+    # the blocks are looked for in the face as its image shows it, not in the crop the classifier reads
+    resampled = [cv2.resize(face, (62, 62)) for face in hard[blocky]]
+    np.testing.assert_allclose(photos.predict(resampled, [62] * n, list(hard[blocky])),
+                               degraded.predict(resampled), rtol=0, atol=1e-5)
+    hits = [(model.predict(hard).argmax(axis=1) == labels).sum() for model in (photos, ensemble, degraded)]
+    assert hits[0] > hits[1] and hits[0] >= hits[2]  # 48 px wide, the widths unknown: the crops' own
+
+
+def test_deblocking_smooths_small_steps_and_keeps_edges():
+    face = np.full((48, 48), 100, np.float32)
+    face[:, 8:16] += 6  # a block a little brighter than its neighbours, as JPEG leaves them
+    face[:, 32:] += 120  # an edge of the face itself
+    smoothed = deblocked(face)
+    assert np.abs(np.diff(smoothed[:, 6:18], axis=1)).max() < 4
+    assert smoothed[:, 31].max() < 110 and smoothed[:, 32].min() > 210
+    assert smoothed.dtype == np.float32
 
 
 @needs_data

@@ -16,7 +16,7 @@ from ..social.prompts import SHIPPED_LANGUAGES, load_prompts
 from ..vision.classifier import EmotionClassifier
 from ..vision.drawing import draw_faces
 from ..vision.images import decode_image
-from ..vision.pipeline import face_emotions, framed_face
+from ..vision.pipeline import face_emotions, framed_face, predicted
 from ..vision.smoothing import EmotionSmoother
 from ..vision.stream import smooth_faces
 from .common import (
@@ -49,8 +49,8 @@ PARAMETERS = {
     "zoom_tta": "also classify the central 85 % of each face (and its mirror with flip_tta): 4 inferences per face "
                 "with flip_tta",
     "ensemble": "classify with the photos' ensemble of three models (more accurate, three times the inference "
-                "time), faces under 40 px wide, blurred or noisy with a camera-trained model; false: the stream's one "
-                "model for all",
+                "time), faces under 40 px wide, blurred, noisy or compressed hard with a camera-trained model; false: "
+                "the stream's one model for all",
     "class_balance": "0: each emotion as likely as in FER2013's web photos (happy 25 %, disgust 1.5 %); 1: all "
                      "seven alike, as when people pose them; between, part of the way (docs/MODEL.md)",
     "image_cache_size": "images kept to pair with their face arrays by header stamp",
@@ -240,21 +240,19 @@ class EmotionClassifierNode(LifecycleNode):
                                       f"largest of {len(faces_in)} faces (max_faces)", throttle_duration_sec=10.0)
             largest = sorted(range(len(faces_in)), key=lambda i: -faces_in[i].roi.width * faces_in[i].roi.height)
             faces_in = [faces_in[i] for i in sorted(largest[: self.params.max_faces])]
-        kept, boxes, crops, widths = [], [], [], []
+        kept, boxes, framed = [], [], []
         for face in faces_in:  # a bad box costs only its own face
             detection = detection_from_face(face)
             try:
-                crop, width = framed_face(image, detection, self.params.face_margin, self.params.align_faces)
+                framed.append(framed_face(image, detection, self.params.face_margin, self.params.align_faces))
             except ValueError as error:
                 self.get_logger().warning(
                     f"image {stamp_key(faces_msg.header)}: skipping face {face.face_id!r}: {error}")
                 continue
             kept.append(face)
             boxes.append(detection.box)
-            crops.append(crop)
-            widths.append(width)
         try:
-            scores = self.classifier.predict(crops, widths)
+            scores = predicted(self.classifier, framed)
         except RuntimeError as error:  # the LiteRT interpreter failed: report it, keep serving the next images
             self.get_logger().error(f"the emotion model cannot run: {error}")
             self.health.fail(f"the emotion model cannot run: {error}")

@@ -14,8 +14,8 @@ MODEL_PATH = PACKAGE_DIR / "weights" / "emotion_cnn.tflite"
 # The photos' ensemble, whose probabilities are averaged: three checkpoints of the training (epochs 57, 74 and
 # 82), each also a good model alone; the stream's model is distilled from such an ensemble (docs/MODEL.md).
 ENSEMBLE_MODEL_PATHS = tuple(PACKAGE_DIR / "weights" / f"emotion_cnn_epoch{epoch}.tflite" for epoch in (57, 74, 82))
-# The photos' model for the faces a camera degraded (`camera_degraded`, SMALL_FACE_WIDTH): the stream's model
-# averaged with its fine-tune on faces blurred, shrunk, noisy, darkened and JPEG-compressed (docs/MODEL.md).
+# The photos' model for the faces a camera degraded (`camera_degraded`, SMALL_FACE_WIDTH, JPEG_BLOCKY): the
+# stream's model averaged with its fine-tune on faces blurred, shrunk, noisy, darkened and JPEG-compressed (docs/MODEL.md).
 DEGRADED_FACE_MODEL_PATH = PACKAGE_DIR / "weights" / "emotion_cnn_degraded.tflite"
 # The model's input side: FER2013's faces are 48x48 gray, and every crop is resized to it.
 FACE_SIZE = 48
@@ -33,6 +33,20 @@ BLURRED_SHARPNESS = 3.0
 # percentile, 0.46 at most in the sample photos, 0.96 at the 5th percentile of PublicTest with noise of sigma 15.
 NOISY_DETAIL = 0.9
 _SECOND_DIFFERENCES = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)  # blind to edges and ramps
+# A face compressed hard as JPEG (`jpeg_blockiness` this high: about quality 50 or lower on a face 48 px wide;
+# FER2013's faces, compressed lightly once, 0.33 at their 99.9th percentile) and narrower than COMPRESSED_FACE_WIDTH
+# in its image is read better by the degraded-face model: PublicTest faces 48-72 px wide at quality 20, 67.3-67.6
+# against 64.9-66.8 % (photos' ensemble); at 80-96 px its shrinking has blurred the blocks away and the ensemble
+# reads them better (docs/MODEL.md, "Compressed faces").
+JPEG_BLOCKY = 0.5
+COMPRESSED_FACE_WIDTH = 72
+# Up to this width in its image a compressed face is also smoothed (`deblocked`) before it is read: its blocks are
+# still as large as JPEG made them or larger. PublicTest at quality 20: 48 px wide 64.3 -> 65.8 %, 32 px 52.2 ->
+# 56.7 %; at 64 px, shrunk further, smoothing costs 1.4 points.
+DEBLOCKED_FACE_WIDTH = 56
+_DCT8 = np.cos(np.pi * (2 * np.arange(8)[None, :] + 1) * np.arange(8)[:, None] / 16) * np.sqrt(2 / 8)
+_DCT8[0] /= np.sqrt(2)  # orthonormal: a coefficient JPEG dropped decodes to within about a grey level of 0
+_DCT8X8 = np.kron(_DCT8, _DCT8).astype(np.float32)  # the 2-D DCT of an 8x8 block flattened row by row
 # An under-exposed face: its mean grey is under this, as 1.3 % of FER2013's Training faces are and most faces a
 # camera gives in dim light. It is brightened by a gain, as a camera's exposure would, until its brightest 1 % reach
 # EXPOSED_TOP: PublicTest's faces at 40 % of the light and gamma 1.5 are then read within about a point of the faces
@@ -51,10 +65,14 @@ _TRAINING_PRIOR = np.array([TRAINING_FACES_PER_CLASS[name] for name in CLASSES],
 _TRAINING_PRIOR /= _TRAINING_PRIOR.sum()
 
 
+def _gray(face):
+    face = check_image(face)
+    return face if face.ndim == 2 else cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+
+
 def face_input(face):
     """A 48x48 gray float32 face as the model takes it (0-255; the model rescales inside)."""
-    face = check_image(face)
-    gray = face if face.ndim == 2 else cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+    gray = _gray(face)
     interpolation = cv2.INTER_AREA if min(gray.shape) >= FACE_SIZE else cv2.INTER_LINEAR
     return cv2.resize(gray, (FACE_SIZE, FACE_SIZE), interpolation=interpolation).astype(np.float32)
 
@@ -66,6 +84,27 @@ def exposed(face):
         return face
     gain = EXPOSED_TOP / max(float(np.percentile(face, 99)), 1.0)
     return np.minimum(face * gain, 255.0).astype(np.float32) if gain > 1 else face
+
+
+def jpeg_blockiness(face):
+    """How clearly a face, as its image's own pixels show it, carries the marks of hard JPEG compression: JPEG
+    drops the fine detail of each 8x8 block of its grid, so at the grid's position (one of 64) more of the blocks'
+    detail coefficients are zero than elsewhere. The fraction of zero ones where it is highest, less its median over
+    the 64 positions: about 0.25 for FER2013's faces, 0.65 at quality 20, 0.03 for a face blurred or resampled."""
+    gray = _gray(face).astype(np.float32)
+    if min(gray.shape) < 16:  # too few blocks at some positions
+        return 0.0
+    windows = np.lib.stride_tricks.sliding_window_view(gray, (8, 8))  # the 8x8 block at every position
+    detail = (windows.reshape(-1, 64) @ _DCT8X8.T)[:, 1:]
+    zeros = (np.abs(detail) < 1.0).mean(axis=1).reshape(windows.shape[:2])
+    zero_fractions = [zeros[top::8, left::8].mean() for top, left in np.ndindex(8, 8)]
+    return float(max(zero_fractions) - np.median(zero_fractions))
+
+
+def deblocked(face):
+    """The 48x48 float32 face smoothed where neighbouring grey levels differ little (a bilateral filter), which
+    evens out JPEG's block edges and keeps the face's own edges."""
+    return cv2.bilateralFilter(face, 5, 15, 2)
 
 
 def central_zoom(face):
@@ -119,7 +158,8 @@ class EmotionClassifier:
     `zoom_tta` adds the central ZOOM_TTA_FRACTION of the face (and its mirror with `flip_tta`): four inferences
     per model in all, better disgust and fear recall than the flip alone on PublicTest (docs/MODEL.md).
     `degraded_face_model_path`, if given, reads instead the faces a camera degraded: narrower than
-    SMALL_FACE_WIDTH in their image, blurred or noisy (`camera_degraded`), without the zoomed views.
+    SMALL_FACE_WIDTH in their image, blurred or noisy (`camera_degraded`) or JPEG-compressed hard
+    (`jpeg_blockiness`), without the zoomed views.
     `class_balance` (0 to 1) divides out FER2013's class prior (`balanced_scores`): the rarer expressions
     (disgust, surprise, angry, fear) read more readily, for where every expression is about as likely.
     """
@@ -142,7 +182,7 @@ class EmotionClassifier:
     @classmethod
     def shipped(cls, ensemble=False, flip_tta=False, zoom_tta=False, class_balance=0.0):
         """The stream's model, or with `ensemble` the photos' ENSEMBLE_MODEL_PATHS (the `ensemble` parameter),
-        which leave small, blurred and noisy faces to DEGRADED_FACE_MODEL_PATH."""
+        which leave small, blurred, noisy and hard-compressed faces to DEGRADED_FACE_MODEL_PATH."""
         if ensemble:
             return cls(ENSEMBLE_MODEL_PATHS, flip_tta=flip_tta, zoom_tta=zoom_tta,
                        degraded_face_model_path=DEGRADED_FACE_MODEL_PATH, class_balance=class_balance)
@@ -153,25 +193,33 @@ class EmotionClassifier:
         """The model file names, for logs and diagnostics."""
         name = " + ".join(path.name for path in self.model_paths)
         if self.degraded_face_model_path:
-            name += f" (faces under {SMALL_FACE_WIDTH} px, blurred or noisy: {self.degraded_face_model_path.name})"
+            name += (f" (faces under {SMALL_FACE_WIDTH} px, blurred, noisy or compressed hard: "
+                     f"{self.degraded_face_model_path.name})")
         return name
 
-    def predict(self, faces, frame_widths=None):
+    def predict(self, faces, frame_widths=None, unscaled_faces=None):
         """(N, 7) probabilities for a list of uint8 face crops (gray or BGR, any size).
 
         With a degraded-face model, the blurred and noisy faces go to it, and so do the small ones where
-        `frame_widths` gives each face's width in its image (`framed_face`).
+        `frame_widths` gives each face's width in its image, and the JPEG-blocky ones narrower than
+        COMPRESSED_FACE_WIDTH: their blocks are looked for in `unscaled_faces`, each face's box cut from its image
+        unresampled (`framed_face`), or in the crops themselves.
         """
         if len(faces) == 0:
             return np.zeros((0, len(CLASSES)), dtype=np.float32)
-        views = [np.stack([exposed(face_input(face)) for face in faces])[..., None]]
+        inputs = [exposed(face_input(face)) for face in faces]
+        compressed = np.zeros(len(faces), dtype=bool)
+        if self._degraded_face_models:
+            compressed, deblock = self._compressed(faces, frame_widths, unscaled_faces)
+            inputs = [deblocked(face) if smooth else face for face, smooth in zip(inputs, deblock)]
+        views = [np.stack(inputs)[..., None]]
         if self.zoom_tta:
             views.append(np.stack([central_zoom(face) for face in views[0][..., 0]])[..., None])
         if self.flip_tta:
             views += [view[:, :, ::-1] for view in views]
         if not self._degraded_face_models:
             return balanced_scores(_averaged(self._models, views), self.class_balance)
-        degraded = camera_degraded(views[0][..., 0])
+        degraded = camera_degraded(views[0][..., 0]) | compressed
         if frame_widths is not None:
             degraded |= np.asarray(frame_widths, dtype=float).reshape(len(faces)) < SMALL_FACE_WIDTH
         # A degraded face is read as itself and its mirror image: its centre enlarged would only enlarge its blur
@@ -182,6 +230,19 @@ class EmotionClassifier:
             if rows.any():
                 scores[rows] = _averaged(models, [view[rows] for view in seen])
         return balanced_scores(scores, self.class_balance)
+
+    @staticmethod
+    def _compressed(faces, frame_widths, unscaled_faces):
+        """Which faces are JPEG-blocky and narrower than COMPRESSED_FACE_WIDTH, and which of those are to be
+        `deblocked` (DEBLOCKED_FACE_WIDTH); a face's width is its crop's when `frame_widths` is not given."""
+        unscaled = faces if unscaled_faces is None else unscaled_faces
+        if frame_widths is None:
+            widths = np.array([check_image(face).shape[1] for face in faces], dtype=float)
+        else:
+            widths = np.asarray(frame_widths, dtype=float).reshape(len(faces))
+        compressed = np.array([width < COMPRESSED_FACE_WIDTH and jpeg_blockiness(face) >= JPEG_BLOCKY
+                               for face, width in zip(unscaled, widths)], dtype=bool)
+        return compressed, compressed & (widths <= DEBLOCKED_FACE_WIDTH)
 
 
 def _averaged(models, views):

@@ -1,6 +1,7 @@
 """The photo pipeline: detect every face, crop it as FER2013 faces are framed, classify it."""
 
 from functools import lru_cache
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -76,13 +77,33 @@ def face_crop(image, detection, margin=DEFAULT_FACE_MARGIN, align=True):
     return framed_face(image, detection, margin, align)[0]
 
 
+class FramedFace(NamedTuple):
+    """One detected face as the classifier takes it (`EmotionClassifier.predict`)."""
+
+    crop: np.ndarray  # what the classifier sees (`face_crop`)
+    width: float  # how many of the image's pixels wide the frame it sampled is: small faces are read as such
+    unscaled: np.ndarray  # the square around its box, the image's own pixels, where JPEG's blocks still show
+
+
 def framed_face(image, detection, margin=DEFAULT_FACE_MARGIN, align=True):
-    """`face_crop`, and how many of the image's pixels wide the frame it sampled is: the classifier reads faces
-    enlarged from few pixels with its degraded-face model (`EmotionClassifier.predict`)."""
+    """`face_crop`, its width in the image and its unscaled square (FramedFace): the classifier reads faces
+    enlarged from few pixels or compressed hard with its degraded-face model."""
     if _alignable(detection, align):
         frame_scale, origin = _fer_frame(detection.keypoints, margin)
-        return _sampled_frame(image, frame_scale, origin), float(abs(frame_scale))
-    return crop_face(image, detection.box, margin), float(max(detection.box[2], detection.box[3]) * (1 + 2 * margin))
+        crop = _sampled_frame(image, frame_scale, origin)
+        try:
+            square = crop_face(image, detection.box, margin)
+        except ValueError:  # a box beside the image, its keypoints in it: only the aligned crop shows the face
+            square = crop
+        return FramedFace(crop, float(abs(frame_scale)), square)
+    square = crop_face(image, detection.box, margin)
+    return FramedFace(square, float(max(detection.box[2], detection.box[3]) * (1 + 2 * margin)), square)
+
+
+def predicted(classifier, framed):
+    """The classifier's (N, 7) probabilities for a list of FramedFaces."""
+    return classifier.predict([face.crop for face in framed], [face.width for face in framed],
+                              [face.unscaled for face in framed])
 
 
 def face_emotions(boxes, scores, face_ids, detection_confidences):
@@ -113,8 +134,8 @@ class PhotoPipeline:
 
     By default each face is classified by the photos' ensemble of three models, each seeing four views of it
     (itself, its centre enlarged, and their mirror images): 71.2 % on PublicTest where the stream's model reaches
-    70.2 % (docs/MODEL.md); a face under SMALL_FACE_WIDTH pixels wide, blurred or noisy is left to the
-    degraded-face model, trained on such faces.
+    70.2 % (docs/MODEL.md); a face under SMALL_FACE_WIDTH pixels wide, blurred, noisy or JPEG-compressed hard is
+    left to the degraded-face model, trained on such faces.
     """
 
     def __init__(self, detector="blazeface", classifier=None, face_margin=DEFAULT_FACE_MARGIN, align_faces=True,
@@ -128,7 +149,7 @@ class PhotoPipeline:
         image = check_image(image_bgr)
         detections = left_to_right(self.detector(image))
         framed = [framed_face(image, d, self.face_margin, self.align_faces) for d in detections]
-        scores = self.classifier.predict([crop for crop, _ in framed], [width for _, width in framed])
+        scores = predicted(self.classifier, framed)
         face_ids = [f"face_{index}" for index in range(len(detections))]
         return face_emotions([d.box for d in detections], scores, face_ids, [d.confidence for d in detections])
 

@@ -11,7 +11,7 @@ from ..classes import CLASSES
 from .classifier import EmotionClassifier
 from .detectors import DETECTOR_PARAMETERS, make_detector
 from .images import check_image
-from .pipeline import DEFAULT_FACE_MARGIN, face_emotions, framed_face
+from .pipeline import DEFAULT_FACE_MARGIN, face_emotions, framed_face, predicted
 from .smoothing import EmotionSmoother
 from .tracking import FaceTracker
 from .window_tracking import DEFAULT_DETECT_EVERY
@@ -51,7 +51,7 @@ class StreamPipeline:
         self.smoother.retain(self.tracker.face_ids)
         faces = [(d, face_id) for d, face_id in zip(detections, face_ids) if face_id]
         framed = [framed_face(image, d, self.face_margin, self.align_faces) for d, _ in faces]
-        scores = self.classifier.predict([crop for crop, _ in framed], [width for _, width in framed])
+        scores = predicted(self.classifier, framed)
         return smooth_faces(self.smoother, [d.box for d, _ in faces], scores, [face_id for _, face_id in faces],
                             [d.confidence for d, _ in faces], stamp_seconds)
 

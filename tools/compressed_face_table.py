@@ -1,0 +1,58 @@
+"""The photos' ensemble (four views), the degraded-face model (the face and its mirror, as it is, then `deblocked`)
+and the photos' classifier as shipped, which picks between them by `jpeg_blockiness` and width, on PublicTest faces
+JPEG-compressed at a few widths and qualities, as a compressed photo shows a face (docs/MODEL.md, "Compressed
+faces"). About 25 minutes on one core per quality.
+
+    python tools/compressed_face_table.py [QUALITY ...]
+"""
+
+import sys
+
+import cv2
+import numpy as np
+
+from emotion_ros.model.datasets import load_dataset
+from emotion_ros.model.training import DEFAULT_VAL
+from emotion_ros.vision.classifier import (DEGRADED_FACE_MODEL_PATH, ENSEMBLE_MODEL_PATHS, FACE_SIZE, JPEG_BLOCKY,
+                                          EmotionClassifier, deblocked, face_input, jpeg_blockiness)
+
+FACE_WIDTHS = (32, 48, 64, 72, 96)
+QUALITIES = (20, 50, 80)
+
+
+def compressed(faces, width, quality):
+    """The faces resized to `width` px (shrunk by area, enlarged bilinearly) and JPEG-compressed at `quality`."""
+    interpolation = cv2.INTER_AREA if width < FACE_SIZE else cv2.INTER_LINEAR
+    return [cv2.imdecode(cv2.imencode(".jpg", cv2.resize(face, (width, width), interpolation=interpolation),
+                                      [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_GRAYSCALE)
+            for face in faces]
+
+
+def main():
+    faces, labels = load_dataset(DEFAULT_VAL)
+    ensemble = EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True)
+    degraded = EmotionClassifier(DEGRADED_FACE_MODEL_PATH, flip_tta=True)
+    shipped = EmotionClassifier.shipped(ensemble=True, flip_tta=True, zoom_tta=True)
+    readers = {
+        "photos' ensemble": lambda crops, width: ensemble.predict(crops),
+        "degraded-face model": lambda crops, width: degraded.predict(crops),
+        "degraded-face model, deblocked": lambda crops, width: degraded.predict(
+            [np.clip(deblocked(face_input(crop)), 0, 255).astype(np.uint8) for crop in crops]),
+        "photos' classifier": lambda crops, width: shipped.predict(crops, [width] * len(crops), crops),
+    }
+    print("| width, JPEG quality | blocky faces | " + " | ".join(readers) + " |")
+    print("| ---: | ---: |" + " ---: |" * len(readers))
+    for quality in [int(argument) for argument in sys.argv[1:]] or QUALITIES:
+        for width in FACE_WIDTHS:
+            crops = compressed(faces, width, quality)
+            blocky = np.mean([jpeg_blockiness(crop) >= JPEG_BLOCKY for crop in crops])
+            cells = []
+            for read in readers.values():
+                predicted = np.concatenate([read(crops[i : i + 256], width).argmax(axis=1)
+                                            for i in range(0, len(crops), 256)])
+                cells.append(f"{100 * np.mean(predicted == labels):.1f} %")
+            print(f"| {width} px, {quality} | {100 * blocky:.0f} % | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
