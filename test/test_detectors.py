@@ -16,9 +16,9 @@ from emotion_ros.vision.blazeface import (
 )
 from emotion_ros import CLASSES
 from emotion_ros.vision.boxes import Detection, left_to_right
-from emotion_ros.vision.classifier import (COMPRESSED_FACE_WIDTH, DEBLOCKED_FACE_WIDTH, DEGRADED_FACE_MODEL_PATH,
-                                          ENSEMBLE_MODEL_PATHS, JPEG_BLOCKY, SMALL_FACE_WIDTH, EmotionClassifier,
-                                          jpeg_blockiness)
+from emotion_ros.vision.classifier import (COMPRESSED_BLOCKINESS, COMPRESSED_FACE_WIDTH, DEBLOCKED_FACE_WIDTH,
+                                          DEGRADED_FACE_MODEL_PATH, ENSEMBLE_MODEL_PATHS, SMALL_FACE_WIDTH,
+                                          EmotionClassifier, jpeg_blockiness)
 from emotion_ros.vision.detectors import detect_faces
 from emotion_ros.vision.mtcnn import MtcnnDetector
 from emotion_ros.vision.pipeline import FER_KEYPOINTS, aligned_face, face_crop, framed_face
@@ -115,12 +115,13 @@ def test_the_photos_read_a_group_photo_s_hard_compressed_faces_with_the_degraded
     pipeline = PhotoPipeline()
     for photo in sample_photos():
         picture = cv2.imread(str(photo))
-        assert all(jpeg_blockiness(framed_face(picture, d).unscaled) < JPEG_BLOCKY for d in pipeline.detector(picture))
+        assert all(jpeg_blockiness(framed_face(picture, d).unscaled) < COMPRESSED_BLOCKINESS
+                   for d in pipeline.detector(picture))
     half = cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     worn = cv2.imdecode(cv2.imencode(".jpg", half, [cv2.IMWRITE_JPEG_QUALITY, 20])[1], cv2.IMREAD_COLOR)
     framed = [framed_face(worn, d) for d in left_to_right(pipeline.detector(worn))]
     assert len(framed) == GROUP_PHOTOS[0]
-    assert all(jpeg_blockiness(face.unscaled) >= JPEG_BLOCKY > jpeg_blockiness(face.crop) for face in framed)
+    assert all(jpeg_blockiness(face.unscaled) >= COMPRESSED_BLOCKINESS > jpeg_blockiness(face.crop) for face in framed)
     widths = np.array([face.width for face in framed])
     read_as_they_are = (DEBLOCKED_FACE_WIDTH < widths) & (widths < COMPRESSED_FACE_WIDTH)  # not smoothed first
     assert read_as_they_are.sum() >= 3  # the frames are about 56-76 px wide

@@ -13,8 +13,9 @@ import numpy as np
 
 from emotion_ros.model.datasets import load_dataset
 from emotion_ros.model.training import DEFAULT_VAL
-from emotion_ros.vision.classifier import (DEGRADED_FACE_MODEL_PATH, ENSEMBLE_MODEL_PATHS, FACE_SIZE, JPEG_BLOCKY,
-                                          EmotionClassifier, deblocked, face_input, jpeg_blockiness)
+from emotion_ros.vision.classifier import (COMPRESSED_BLOCKINESS, DEBLOCKED_BLOCKINESS, DEGRADED_FACE_MODEL_PATH,
+                                          ENSEMBLE_MODEL_PATHS, FACE_SIZE, EmotionClassifier, deblocked, face_input,
+                                          jpeg_blockiness)
 
 FACE_WIDTHS = (32, 48, 64, 72, 96)
 QUALITIES = (20, 50, 80)
@@ -40,18 +41,20 @@ def main():
             [np.clip(deblocked(face_input(crop)), 0, 255).astype(np.uint8) for crop in crops]),
         "photos' classifier": lambda crops, width: shipped.predict(crops, [width] * len(crops), crops),
     }
-    print("| width, JPEG quality | blocky faces | " + " | ".join(readers) + " |")
+    print("| width, JPEG quality | faces found compressed, hard | " + " | ".join(readers) + " |")
     print("| ---: | ---: |" + " ---: |" * len(readers))
     for quality in [int(argument) for argument in sys.argv[1:]] or QUALITIES:
         for width in FACE_WIDTHS:
             crops = compressed(faces, width, quality)
-            blocky = np.mean([jpeg_blockiness(crop) >= JPEG_BLOCKY for crop in crops])
+            blockiness = np.array([jpeg_blockiness(crop) for crop in crops])
+            found = ", ".join(f"{100 * np.mean(blockiness >= limit):.0f} %"
+                              for limit in (COMPRESSED_BLOCKINESS, DEBLOCKED_BLOCKINESS))
             cells = []
             for read in readers.values():
                 predicted = np.concatenate([read(crops[i : i + 256], width).argmax(axis=1)
                                             for i in range(0, len(crops), 256)])
                 cells.append(f"{100 * np.mean(predicted == labels):.1f} %")
-            print(f"| {width} px, {quality} | {100 * blocky:.0f} % | " + " | ".join(cells) + " |", flush=True)
+            print(f"| {width} px, {quality} | {found} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ MODEL_PATH = PACKAGE_DIR / "weights" / "emotion_cnn.tflite"
 # The photos' ensemble, whose probabilities are averaged: three checkpoints of the training (epochs 57, 74 and
 # 82), each also a good model alone; the stream's model is distilled from such an ensemble (docs/MODEL.md).
 ENSEMBLE_MODEL_PATHS = tuple(PACKAGE_DIR / "weights" / f"emotion_cnn_epoch{epoch}.tflite" for epoch in (57, 74, 82))
-# The photos' model for the faces a camera degraded (`camera_degraded`, SMALL_FACE_WIDTH, JPEG_BLOCKY): the
-# stream's model averaged with its fine-tune on faces blurred, shrunk, noisy, darkened and JPEG-compressed (docs/MODEL.md).
+# The photos' model for the faces a camera degraded (`camera_degraded`, SMALL_FACE_WIDTH, COMPRESSED_BLOCKINESS):
+# the stream's model averaged with its fine-tune on faces blurred, shrunk, noisy, darkened and JPEG-compressed
+# (docs/MODEL.md).
 DEGRADED_FACE_MODEL_PATH = PACKAGE_DIR / "weights" / "emotion_cnn_degraded.tflite"
 # The model's input side: FER2013's faces are 48x48 gray, and every crop is resized to it.
 FACE_SIZE = 48
@@ -33,16 +34,17 @@ BLURRED_SHARPNESS = 3.0
 # percentile, 0.46 at most in the sample photos, 0.96 at the 5th percentile of PublicTest with noise of sigma 15.
 NOISY_DETAIL = 0.9
 _SECOND_DIFFERENCES = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)  # blind to edges and ramps
-# A face compressed hard as JPEG (`jpeg_blockiness` this high: about quality 50 or lower on a face 48 px wide;
-# FER2013's faces, compressed lightly once, 0.33 at their 99.9th percentile) and narrower than COMPRESSED_FACE_WIDTH
-# in its image is read better by the degraded-face model: PublicTest faces 48-72 px wide at quality 20, 67.3-67.6
-# against 64.9-66.8 % (photos' ensemble); at 80-96 px its shrinking has blurred the blocks away and the ensemble
-# reads them better (docs/MODEL.md, "Compressed faces").
-JPEG_BLOCKY = 0.5
+# A face JPEG-compressed (`jpeg_blockiness` at least this: about quality 80 or lower on a face 48 px wide; FER2013's
+# faces, compressed lightly once, 0.33 at their 99.9th percentile) and narrower than COMPRESSED_FACE_WIDTH in its
+# image is read better by the degraded-face model than by the photos' ensemble: at 80 px and wider its shrinking
+# has blurred the blocks away (PublicTest, `python tools/compressed_face_table.py`, docs/MODEL.md, "Compressed
+# faces").
+COMPRESSED_BLOCKINESS = 0.42
 COMPRESSED_FACE_WIDTH = 72
-# Up to this width in its image a compressed face is also smoothed (`deblocked`) before it is read: its blocks are
-# still as large as JPEG made them or larger. PublicTest at quality 20: 48 px wide 64.3 -> 65.8 %, 32 px 52.2 ->
-# 56.7 %; at 64 px, shrunk further, smoothing costs 1.4 points.
+# A face compressed harder (about quality 50 or lower at 48 px) and up to DEBLOCKED_FACE_WIDTH wide, its blocks still
+# as large as JPEG made them or larger, is smoothed (`deblocked`) before any model reads it, live or in a photo; faces
+# compressed less, or shrunk further, are read better as they are.
+DEBLOCKED_BLOCKINESS = 0.55
 DEBLOCKED_FACE_WIDTH = 56
 _DCT8 = np.cos(np.pi * (2 * np.arange(8)[None, :] + 1) * np.arange(8)[:, None] / 16) * np.sqrt(2 / 8)
 _DCT8[0] /= np.sqrt(2)  # orthonormal: a coefficient JPEG dropped decodes to within about a grey level of 0
@@ -157,9 +159,9 @@ class EmotionClassifier:
     are averaged. `flip_tta` averages each face with its mirror image, which costs a second inference;
     `zoom_tta` adds the central ZOOM_TTA_FRACTION of the face (and its mirror with `flip_tta`): four inferences
     per model in all, better disgust and fear recall than the flip alone on PublicTest (docs/MODEL.md).
-    `degraded_face_model_path`, if given, reads instead the faces a camera degraded: narrower than
-    SMALL_FACE_WIDTH in their image, blurred or noisy (`camera_degraded`) or JPEG-compressed hard
-    (`jpeg_blockiness`), without the zoomed views.
+    Faces JPEG-compressed hard are smoothed before they are read (`deblocked`). `degraded_face_model_path`, if
+    given, reads instead the faces a camera degraded: narrower than SMALL_FACE_WIDTH in their image, blurred or
+    noisy (`camera_degraded`) or JPEG-compressed hard (`jpeg_blockiness`), without the zoomed views.
     `class_balance` (0 to 1) divides out FER2013's class prior (`balanced_scores`): the rarer expressions
     (disgust, surprise, angry, fear) read more readily, for where every expression is about as likely.
     """
@@ -200,18 +202,17 @@ class EmotionClassifier:
     def predict(self, faces, frame_widths=None, unscaled_faces=None):
         """(N, 7) probabilities for a list of uint8 face crops (gray or BGR, any size).
 
-        With a degraded-face model, the blurred and noisy faces go to it, and so do the small ones where
-        `frame_widths` gives each face's width in its image, and the JPEG-blocky ones narrower than
-        COMPRESSED_FACE_WIDTH: their blocks are looked for in `unscaled_faces`, each face's box cut from its image
-        unresampled (`framed_face`), or in the crops themselves.
+        A face compressed hard as JPEG (`jpeg_blockiness`), its blocks looked for in `unscaled_faces` (each face's
+        square cut from its image unresampled, `framed_face`) or else in the crops themselves, is smoothed first
+        where its blocks are still whole (DEBLOCKED_FACE_WIDTH). With a degraded-face model, the blurred and noisy
+        faces go to it, and so do the small ones where `frame_widths` gives each face's width in its image, and
+        the compressed ones narrower than COMPRESSED_FACE_WIDTH (the crops' own widths if not given).
         """
         if len(faces) == 0:
             return np.zeros((0, len(CLASSES)), dtype=np.float32)
+        compressed, deblock = _compressed(faces, frame_widths, unscaled_faces)
         inputs = [exposed(face_input(face)) for face in faces]
-        compressed = np.zeros(len(faces), dtype=bool)
-        if self._degraded_face_models:
-            compressed, deblock = self._compressed(faces, frame_widths, unscaled_faces)
-            inputs = [deblocked(face) if smooth else face for face, smooth in zip(inputs, deblock)]
+        inputs = [deblocked(face) if smooth else face for face, smooth in zip(inputs, deblock)]
         views = [np.stack(inputs)[..., None]]
         if self.zoom_tta:
             views.append(np.stack([central_zoom(face) for face in views[0][..., 0]])[..., None])
@@ -231,18 +232,22 @@ class EmotionClassifier:
                 scores[rows] = _averaged(models, [view[rows] for view in seen])
         return balanced_scores(scores, self.class_balance)
 
-    @staticmethod
-    def _compressed(faces, frame_widths, unscaled_faces):
-        """Which faces are JPEG-blocky and narrower than COMPRESSED_FACE_WIDTH, and which of those are to be
-        `deblocked` (DEBLOCKED_FACE_WIDTH); a face's width is its crop's when `frame_widths` is not given."""
-        unscaled = faces if unscaled_faces is None else unscaled_faces
-        if frame_widths is None:
-            widths = np.array([check_image(face).shape[1] for face in faces], dtype=float)
-        else:
-            widths = np.asarray(frame_widths, dtype=float).reshape(len(faces))
-        compressed = np.array([width < COMPRESSED_FACE_WIDTH and jpeg_blockiness(face) >= JPEG_BLOCKY
-                               for face, width in zip(unscaled, widths)], dtype=bool)
-        return compressed, compressed & (widths <= DEBLOCKED_FACE_WIDTH)
+
+def _compressed(faces, frame_widths, unscaled_faces):
+    """Which faces are JPEG-compressed (COMPRESSED_BLOCKINESS, COMPRESSED_FACE_WIDTH) and which are to be
+    `deblocked` (DEBLOCKED_BLOCKINESS, DEBLOCKED_FACE_WIDTH); a face's width is its crop's when `frame_widths` is
+    not given. Only faces narrower than COMPRESSED_FACE_WIDTH are measured."""
+    unscaled = faces if unscaled_faces is None else unscaled_faces
+    if len(unscaled) != len(faces):
+        raise ValueError(f"{len(unscaled)} unscaled faces for {len(faces)} faces")
+    if frame_widths is None:
+        widths = np.array([check_image(face).shape[1] for face in faces], dtype=float)
+    else:
+        widths = np.asarray(frame_widths, dtype=float).reshape(len(faces))
+    blockiness = np.array([jpeg_blockiness(face) if width < COMPRESSED_FACE_WIDTH else 0.0
+                           for face, width in zip(unscaled, widths)])
+    compressed = (blockiness >= COMPRESSED_BLOCKINESS) & (widths < COMPRESSED_FACE_WIDTH)
+    return compressed, compressed & (blockiness >= DEBLOCKED_BLOCKINESS) & (widths <= DEBLOCKED_FACE_WIDTH)
 
 
 def _averaged(models, views):
