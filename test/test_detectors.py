@@ -16,8 +16,8 @@ from emotion_ros.vision.blazeface import (
 )
 from emotion_ros import CLASSES
 from emotion_ros.vision.boxes import Detection, left_to_right
-from emotion_ros.vision.classifier import (COMPRESSED_BLOCKINESS, COMPRESSED_FACE_WIDTH, DEBLOCKED_FACE_WIDTH,
-                                          DEGRADED_FACE_MODEL_PATH, ENSEMBLE_MODEL_PATHS, SMALL_FACE_WIDTH,
+from emotion_ros.vision.classifier import (COMPRESSED_BLOCKINESS, COMPRESSED_FACE_WIDTH, DEGRADED_FACE_MODEL_PATH,
+                                          ENSEMBLE_MODEL_PATHS, HARD_BLOCKINESS, SMALL_FACE_WIDTH, UNSHRUNK_FACE_WIDTH,
                                           EmotionClassifier, jpeg_blockiness)
 from emotion_ros.vision.detectors import detect_faces
 from emotion_ros.vision.mtcnn import MtcnnDetector
@@ -123,7 +123,8 @@ def test_the_photos_read_a_group_photo_s_hard_compressed_faces_with_the_degraded
     assert len(framed) == GROUP_PHOTOS[0]
     assert all(jpeg_blockiness(face.unscaled) >= COMPRESSED_BLOCKINESS > jpeg_blockiness(face.crop) for face in framed)
     widths = np.array([face.width for face in framed])
-    read_as_they_are = (DEBLOCKED_FACE_WIDTH < widths) & (widths < COMPRESSED_FACE_WIDTH)  # not smoothed first
+    hard = np.array([jpeg_blockiness(face.unscaled) >= HARD_BLOCKINESS for face in framed])
+    read_as_they_are = hard & (UNSHRUNK_FACE_WIDTH < widths) & (widths < COMPRESSED_FACE_WIDTH)  # not smoothed
     assert read_as_they_are.sum() >= 3  # the frames are about 56-76 px wide
     degraded = EmotionClassifier(DEGRADED_FACE_MODEL_PATH, flip_tta=True).predict([face.crop for face in framed])
     for face, expected, as_it_is in zip(analyze_image(worn), degraded, read_as_they_are):

@@ -18,8 +18,8 @@ import pytest
 from emotion_ros import CLASSES
 from emotion_ros.config import node_params
 from emotion_ros.vision.classifier import (COMPRESSED_BLOCKINESS, COMPRESSED_FACE_WIDTH, DARK_FACE_MEAN,
-                                          DEBLOCKED_BLOCKINESS, DEBLOCKED_FACE_WIDTH, DEGRADED_FACE_MODEL_PATH,
-                                          ENSEMBLE_MODEL_PATHS, EXPOSED_TOP,
+                                          DEGRADED_FACE_MODEL_PATH, ENSEMBLE_MODEL_PATHS, EXPOSED_TOP, HARD_BLOCKINESS,
+                                          UNSHRUNK_FACE_WIDTH,
                                           MODEL_PATH, SMALL_FACE_WIDTH, EmotionClassifier, camera_degraded, deblocked,
                                           exposed, jpeg_blockiness)
 from emotion_ros.model.datasets import load_dataset
@@ -488,7 +488,7 @@ def test_the_photos_ensemble_leaves_small_faces_to_the_degraded_face_model(publi
     np.testing.assert_allclose(photos.predict(faces, [20] * 8), degraded, rtol=0, atol=1e-5)
     np.testing.assert_allclose(photos.predict(faces), ensemble, rtol=0, atol=1e-5)  # widths unknown
     assert photos.name.endswith(
-        f"(faces under {SMALL_FACE_WIDTH} px, blurred, noisy or compressed hard: {DEGRADED_FACE_MODEL_PATH.name})")
+        f"(faces under {SMALL_FACE_WIDTH} px, blurred, noisy or JPEG-compressed: {DEGRADED_FACE_MODEL_PATH.name})")
     with pytest.raises(ValueError):
         photos.predict(faces, widths[:3])
 
@@ -540,43 +540,49 @@ def _jpeg(face, quality):
 
 
 @needs_data
-def test_faces_compressed_hard_are_smoothed_and_the_photos_read_them_with_the_degraded_face_model(public_test):
-    """A face JPEG-compressed hard, and not shrunk so far that its blocks fade, is smoothed before it is read, live or
-    in a photo, and the photos read it with the degraded-face model; FER2013's faces, compressed lightly, faces at
-    quality 95 and compressed faces resampled are read as they are (docs/MODEL.md, "Compressed faces")."""
+def test_jpeg_compressed_faces_are_smoothed_and_the_photos_read_them_with_the_degraded_face_model(public_test):
+    """A face JPEG-compressed hard, and not shrunk so far that its blocks even out, is smoothed before it is read, live
+    or in a photo, and the photos read it with the degraded-face model, as they read one compressed less that reaches
+    the model unshrunk; FER2013's faces, compressed lightly, faces at quality 95 and compressed faces resampled are
+    read as they are (docs/MODEL.md, "Compressed faces")."""
     faces, labels = public_test[0][:1000], public_test[1][:1000]
-    hard = np.stack([_jpeg(face, 20) for face in faces])
-    blockiness = {name: np.array([jpeg_blockiness(face) for face in group[:200]]) for name, group in
-                  (("faces", faces), ("hard", hard), ("light", [_jpeg(face, 95) for face in faces[:200]]),
-                   ("resampled", [cv2.resize(face, (62, 62)) for face in hard[:200]]))}
+    hard, mild = (np.stack([_jpeg(face, quality) for face in faces[:200]]) for quality in (20, 80))
+    blockiness = {name: np.array([jpeg_blockiness(face) for face in group]) for name, group in
+                  (("faces", faces[:200]), ("hard", hard), ("mild", mild),
+                   ("light", [_jpeg(face, 95) for face in faces[:200]]),
+                   ("resampled", [cv2.resize(face, (62, 62)) for face in hard]))}
     assert (blockiness["faces"] < COMPRESSED_BLOCKINESS).all() and (blockiness["light"] < COMPRESSED_BLOCKINESS).all()
-    assert (blockiness["hard"] >= DEBLOCKED_BLOCKINESS).mean() > 0.85
-    assert (blockiness["resampled"] < COMPRESSED_BLOCKINESS).all()
+    assert (blockiness["hard"] >= HARD_BLOCKINESS).mean() > 0.85 and (blockiness["resampled"] < 0.1).all()
     assert jpeg_blockiness(np.full((15, 15), 128, np.uint8)) == 0.0  # too small to hold a grid of blocks
     photos = EmotionClassifier.shipped(ensemble=True, flip_tta=True, zoom_tta=True)
     degraded = EmotionClassifier(DEGRADED_FACE_MODEL_PATH, flip_tta=True)
     ensemble = EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True)
-    blocky = hard[:200][(blockiness["hard"] >= COMPRESSED_BLOCKINESS) & ~camera_degraded(hard[:200].astype(np.float32))]
+    sharp = ~camera_degraded(hard.astype(np.float32)) & ~camera_degraded(mild.astype(np.float32))
+    blocky = hard[sharp & (blockiness["hard"] >= HARD_BLOCKINESS)]
     n = len(blocky)
-    as_it_is, read_as_it_is = [COMPRESSED_FACE_WIDTH] * n, [DEBLOCKED_FACE_WIDTH + 1] * n  # too wide to be smoothed
-    np.testing.assert_allclose(photos.predict(blocky, as_it_is), ensemble.predict(blocky, as_it_is),
-                               rtol=0, atol=1e-5)  # as wide as that, its blocks shrink away
-    np.testing.assert_allclose(photos.predict(blocky, read_as_it_is), degraded.predict(blocky, read_as_it_is),
-                               rtol=0, atol=1e-5)
+    wide, shrunk = [COMPRESSED_FACE_WIDTH] * n, [UNSHRUNK_FACE_WIDTH + 1] * n  # neither is smoothed
+    np.testing.assert_allclose(photos.predict(blocky, wide), ensemble.predict(blocky, wide), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(photos.predict(blocky, shrunk), degraded.predict(blocky, shrunk), rtol=0, atol=1e-5)
     # the blocks are looked for in the face as its image shows it, not in the crop the classifier reads
     resampled = [cv2.resize(face, (62, 62)) for face in blocky]
     np.testing.assert_allclose(photos.predict(resampled, [62] * n, list(blocky)), degraded.predict(resampled),
                                rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="unscaled faces"):
         photos.predict(resampled, [62] * n, list(blocky[:2]))
+    softer = mild[sharp & (blockiness["mild"] >= COMPRESSED_BLOCKINESS) & (blockiness["mild"] < HARD_BLOCKINESS)]
+    assert len(softer) > 20
+    np.testing.assert_allclose(photos.predict(softer), degraded.predict(softer), rtol=0, atol=1e-5)  # unshrunk
+    shrunk = [UNSHRUNK_FACE_WIDTH + 1] * len(softer)
+    np.testing.assert_allclose(photos.predict(softer, shrunk), ensemble.predict(softer, shrunk), rtol=0, atol=1e-5)
     # 48 px wide, the widths unknown (the crops' own): smoothed, and read by the degraded-face model in the photos
-    unsmoothed = [COMPRESSED_FACE_WIDTH] * len(hard)
+    hard = np.stack([_jpeg(face, 20) for face in faces])
+    wide = [COMPRESSED_FACE_WIDTH] * len(hard)
     hits = {name: (scores.argmax(axis=1) == labels).sum() for name, scores in
-            (("photos", photos.predict(hard)), ("ensemble", ensemble.predict(hard, unsmoothed)),
-             ("degraded", degraded.predict(hard, unsmoothed)))}
+            (("photos", photos.predict(hard)), ("ensemble", ensemble.predict(hard, wide)),
+             ("degraded", degraded.predict(hard, wide)))}
     assert hits["photos"] > hits["ensemble"] and hits["photos"] >= hits["degraded"]
     stream = EmotionClassifier.shipped(flip_tta=True, zoom_tta=True)
-    smoothed, as_they_are = stream.predict(hard), stream.predict(hard, unsmoothed)
+    smoothed, as_they_are = stream.predict(hard), stream.predict(hard, wide)
     assert (smoothed.argmax(axis=1) == labels).sum() > (as_they_are.argmax(axis=1) == labels).sum()
 
 

@@ -1,7 +1,7 @@
-"""The photos' ensemble (four views), the degraded-face model (the face and its mirror, as it is, then `deblocked`)
-and the photos' classifier as shipped, which picks between them by `jpeg_blockiness` and width, on PublicTest faces
-JPEG-compressed at a few widths and qualities, as a compressed photo shows a face (docs/MODEL.md, "Compressed
-faces"). About 25 minutes on one core per quality.
+"""The photos' ensemble (four views) and the degraded-face model (the face and its mirror image; as it is, then
+`deblocked`) reading faces as they are, and the photos' classifier as shipped, which smooths and routes them by
+`jpeg_blockiness` and width, on PublicTest faces JPEG-compressed at a few widths and qualities, as a compressed
+photo shows a face (docs/MODEL.md, "Compressed faces"). About 12 minutes on one core per quality.
 
     python tools/compressed_face_table.py [QUALITY ...]
 """
@@ -13,9 +13,9 @@ import numpy as np
 
 from emotion_ros.model.datasets import load_dataset
 from emotion_ros.model.training import DEFAULT_VAL
-from emotion_ros.vision.classifier import (COMPRESSED_BLOCKINESS, DEBLOCKED_BLOCKINESS, DEGRADED_FACE_MODEL_PATH,
-                                          ENSEMBLE_MODEL_PATHS, FACE_SIZE, EmotionClassifier, deblocked, face_input,
-                                          jpeg_blockiness)
+from emotion_ros.vision.classifier import (COMPRESSED_BLOCKINESS, COMPRESSED_FACE_WIDTH, DEGRADED_FACE_MODEL_PATH,
+                                          ENSEMBLE_MODEL_PATHS, FACE_SIZE, HARD_BLOCKINESS, EmotionClassifier,
+                                          deblocked, face_input, jpeg_blockiness)
 
 FACE_WIDTHS = (32, 48, 64, 72, 96)
 QUALITIES = (20, 50, 80)
@@ -34,27 +34,30 @@ def main():
     ensemble = EmotionClassifier(ENSEMBLE_MODEL_PATHS, flip_tta=True, zoom_tta=True)
     degraded = EmotionClassifier(DEGRADED_FACE_MODEL_PATH, flip_tta=True)
     shipped = EmotionClassifier.shipped(ensemble=True, flip_tta=True, zoom_tta=True)
+    # Read as they are: a width of COMPRESSED_FACE_WIDTH neither smooths them nor routes them.
     readers = {
-        "photos' ensemble": lambda crops, width: ensemble.predict(crops),
-        "degraded-face model": lambda crops, width: degraded.predict(crops),
-        "degraded-face model, deblocked": lambda crops, width: degraded.predict(
-            [np.clip(deblocked(face_input(crop)), 0, 255).astype(np.uint8) for crop in crops]),
+        "photos' ensemble": lambda crops, width: ensemble.predict(crops, [COMPRESSED_FACE_WIDTH] * len(crops)),
+        "degraded-face model": lambda crops, width: degraded.predict(crops, [COMPRESSED_FACE_WIDTH] * len(crops)),
+        "degraded-face model, smoothed": lambda crops, width: degraded.predict(
+            [np.clip(deblocked(face_input(crop)), 0, 255).astype(np.uint8) for crop in crops],
+            [COMPRESSED_FACE_WIDTH] * len(crops)),
         "photos' classifier": lambda crops, width: shipped.predict(crops, [width] * len(crops), crops),
     }
-    print("| width, JPEG quality | faces found compressed, hard | " + " | ".join(readers) + " |")
+    found = f"faces found compressed (>= {COMPRESSED_BLOCKINESS}), hard (>= {HARD_BLOCKINESS})"
+    print(f"| width, JPEG quality | {found} | " + " | ".join(readers) + " |")
     print("| ---: | ---: |" + " ---: |" * len(readers))
     for quality in [int(argument) for argument in sys.argv[1:]] or QUALITIES:
         for width in FACE_WIDTHS:
             crops = compressed(faces, width, quality)
             blockiness = np.array([jpeg_blockiness(crop) for crop in crops])
-            found = ", ".join(f"{100 * np.mean(blockiness >= limit):.0f} %"
-                              for limit in (COMPRESSED_BLOCKINESS, DEBLOCKED_BLOCKINESS))
+            shares = ", ".join(f"{100 * np.mean(blockiness >= limit):.0f} %"
+                               for limit in (COMPRESSED_BLOCKINESS, HARD_BLOCKINESS))
             cells = []
             for read in readers.values():
                 predicted = np.concatenate([read(crops[i : i + 256], width).argmax(axis=1)
                                             for i in range(0, len(crops), 256)])
                 cells.append(f"{100 * np.mean(predicted == labels):.1f} %")
-            print(f"| {width} px, {quality} | {found} | " + " | ".join(cells) + " |", flush=True)
+            print(f"| {width} px, {quality} | {shares} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

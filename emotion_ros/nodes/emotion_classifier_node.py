@@ -49,7 +49,7 @@ PARAMETERS = {
     "zoom_tta": "also classify the central 85 % of each face (and its mirror with flip_tta): 4 inferences per face "
                 "with flip_tta",
     "ensemble": "classify with the photos' ensemble of three models (more accurate, three times the inference "
-                "time), faces under 40 px wide, blurred, noisy or compressed hard with a camera-trained model; false: "
+                "time), faces under 40 px wide, blurred, noisy or JPEG-compressed with a camera-trained model; false: "
                 "the stream's one model for all",
     "class_balance": "0: each emotion as likely as in FER2013's web photos (happy 25 %, disgust 1.5 %); 1: all "
                      "seven alike, as when people pose them; between, part of the way (docs/MODEL.md)",

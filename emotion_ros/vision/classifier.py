@@ -34,18 +34,17 @@ BLURRED_SHARPNESS = 3.0
 # percentile, 0.46 at most in the sample photos, 0.96 at the 5th percentile of PublicTest with noise of sigma 15.
 NOISY_DETAIL = 0.9
 _SECOND_DIFFERENCES = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)  # blind to edges and ramps
-# A face JPEG-compressed (`jpeg_blockiness` at least this: about quality 80 or lower on a face 48 px wide; FER2013's
-# faces, compressed lightly once, 0.33 at their 99.9th percentile) and narrower than COMPRESSED_FACE_WIDTH in its
-# image is read better by the degraded-face model than by the photos' ensemble: at 80 px and wider its shrinking
-# has blurred the blocks away (PublicTest, `python tools/compressed_face_table.py`, docs/MODEL.md, "Compressed
-# faces").
+# JPEG-compressed faces (`jpeg_blockiness`): at COMPRESSED_BLOCKINESS about quality 80 or lower on a face 48 px
+# wide, at HARD_BLOCKINESS about quality 50 or lower; FER2013's faces, compressed lightly once, measure 0.33 at their
+# 99.9th percentile. A face up to UNSHRUNK_FACE_WIDTH wide in its image reaches the model with its blocks whole: the
+# photos read it with the degraded-face model from COMPRESSED_BLOCKINESS, and every classifier smooths it
+# (`deblocked`) from HARD_BLOCKINESS. Wider, shrinking evens the blocks out: the photos' ensemble reads such faces
+# better, unless compressed hard and narrower than COMPRESSED_FACE_WIDTH (PublicTest, `python
+# tools/compressed_face_table.py`, docs/MODEL.md, "Compressed faces").
 COMPRESSED_BLOCKINESS = 0.42
+HARD_BLOCKINESS = 0.55
+UNSHRUNK_FACE_WIDTH = 56
 COMPRESSED_FACE_WIDTH = 72
-# A face compressed harder (about quality 50 or lower at 48 px) and up to DEBLOCKED_FACE_WIDTH wide, its blocks still
-# as large as JPEG made them or larger, is smoothed (`deblocked`) before any model reads it, live or in a photo; faces
-# compressed less, or shrunk further, are read better as they are.
-DEBLOCKED_BLOCKINESS = 0.55
-DEBLOCKED_FACE_WIDTH = 56
 _DCT8 = np.cos(np.pi * (2 * np.arange(8)[None, :] + 1) * np.arange(8)[:, None] / 16) * np.sqrt(2 / 8)
 _DCT8[0] /= np.sqrt(2)  # orthonormal: a coefficient JPEG dropped decodes to within about a grey level of 0
 _DCT8X8 = np.kron(_DCT8, _DCT8).astype(np.float32)  # the 2-D DCT of an 8x8 block flattened row by row
@@ -161,7 +160,7 @@ class EmotionClassifier:
     per model in all, better disgust and fear recall than the flip alone on PublicTest (docs/MODEL.md).
     Faces JPEG-compressed hard are smoothed before they are read (`deblocked`). `degraded_face_model_path`, if
     given, reads instead the faces a camera degraded: narrower than SMALL_FACE_WIDTH in their image, blurred or
-    noisy (`camera_degraded`) or JPEG-compressed hard (`jpeg_blockiness`), without the zoomed views.
+    noisy (`camera_degraded`) or JPEG-compressed (`jpeg_blockiness`), without the zoomed views.
     `class_balance` (0 to 1) divides out FER2013's class prior (`balanced_scores`): the rarer expressions
     (disgust, surprise, angry, fear) read more readily, for where every expression is about as likely.
     """
@@ -184,7 +183,7 @@ class EmotionClassifier:
     @classmethod
     def shipped(cls, ensemble=False, flip_tta=False, zoom_tta=False, class_balance=0.0):
         """The stream's model, or with `ensemble` the photos' ENSEMBLE_MODEL_PATHS (the `ensemble` parameter),
-        which leave small, blurred, noisy and hard-compressed faces to DEGRADED_FACE_MODEL_PATH."""
+        which leave small, blurred, noisy and JPEG-compressed faces to DEGRADED_FACE_MODEL_PATH."""
         if ensemble:
             return cls(ENSEMBLE_MODEL_PATHS, flip_tta=flip_tta, zoom_tta=zoom_tta,
                        degraded_face_model_path=DEGRADED_FACE_MODEL_PATH, class_balance=class_balance)
@@ -195,7 +194,7 @@ class EmotionClassifier:
         """The model file names, for logs and diagnostics."""
         name = " + ".join(path.name for path in self.model_paths)
         if self.degraded_face_model_path:
-            name += (f" (faces under {SMALL_FACE_WIDTH} px, blurred, noisy or compressed hard: "
+            name += (f" (faces under {SMALL_FACE_WIDTH} px, blurred, noisy or JPEG-compressed: "
                      f"{self.degraded_face_model_path.name})")
         return name
 
@@ -204,9 +203,9 @@ class EmotionClassifier:
 
         A face compressed hard as JPEG (`jpeg_blockiness`), its blocks looked for in `unscaled_faces` (each face's
         square cut from its image unresampled, `framed_face`) or else in the crops themselves, is smoothed first
-        where its blocks are still whole (DEBLOCKED_FACE_WIDTH). With a degraded-face model, the blurred and noisy
-        faces go to it, and so do the small ones where `frame_widths` gives each face's width in its image, and
-        the compressed ones narrower than COMPRESSED_FACE_WIDTH (the crops' own widths if not given).
+        where its blocks are still whole (UNSHRUNK_FACE_WIDTH). With a degraded-face model, the blurred and noisy
+        faces go to it, and so do the small ones where `frame_widths` gives each face's width in its image (the
+        crops' own widths if not given, for their blocks), and the JPEG-compressed ones (COMPRESSED_BLOCKINESS).
         """
         if len(faces) == 0:
             return np.zeros((0, len(CLASSES)), dtype=np.float32)
@@ -234,9 +233,9 @@ class EmotionClassifier:
 
 
 def _compressed(faces, frame_widths, unscaled_faces):
-    """Which faces are JPEG-compressed (COMPRESSED_BLOCKINESS, COMPRESSED_FACE_WIDTH) and which are to be
-    `deblocked` (DEBLOCKED_BLOCKINESS, DEBLOCKED_FACE_WIDTH); a face's width is its crop's when `frame_widths` is
-    not given. Only faces narrower than COMPRESSED_FACE_WIDTH are measured."""
+    """Which faces the degraded-face model is to read for their JPEG blocks, and which are to be `deblocked`
+    (COMPRESSED_BLOCKINESS, HARD_BLOCKINESS, UNSHRUNK_FACE_WIDTH, COMPRESSED_FACE_WIDTH); a face's width is its
+    crop's when `frame_widths` is not given. Only faces narrower than COMPRESSED_FACE_WIDTH are measured."""
     unscaled = faces if unscaled_faces is None else unscaled_faces
     if len(unscaled) != len(faces):
         raise ValueError(f"{len(unscaled)} unscaled faces for {len(faces)} faces")
@@ -246,8 +245,8 @@ def _compressed(faces, frame_widths, unscaled_faces):
         widths = np.asarray(frame_widths, dtype=float).reshape(len(faces))
     blockiness = np.array([jpeg_blockiness(face) if width < COMPRESSED_FACE_WIDTH else 0.0
                            for face, width in zip(unscaled, widths)])
-    compressed = (blockiness >= COMPRESSED_BLOCKINESS) & (widths < COMPRESSED_FACE_WIDTH)
-    return compressed, compressed & (blockiness >= DEBLOCKED_BLOCKINESS) & (widths <= DEBLOCKED_FACE_WIDTH)
+    unshrunk, hard = widths <= UNSHRUNK_FACE_WIDTH, blockiness >= HARD_BLOCKINESS
+    return (unshrunk & (blockiness >= COMPRESSED_BLOCKINESS)) | hard, unshrunk & hard
 
 
 def _averaged(models, views):

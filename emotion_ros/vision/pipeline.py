@@ -87,7 +87,7 @@ class FramedFace(NamedTuple):
 
 def framed_face(image, detection, margin=DEFAULT_FACE_MARGIN, align=True):
     """`face_crop`, its width in the image and its unscaled square (FramedFace): the classifier reads faces
-    enlarged from few pixels or compressed hard with its degraded-face model."""
+    enlarged from few pixels or JPEG-compressed with its degraded-face model."""
     if _alignable(detection, align):
         frame_scale, origin = _fer_frame(detection.keypoints, margin)
         crop = _sampled_frame(image, frame_scale, origin)
@@ -134,7 +134,7 @@ class PhotoPipeline:
 
     By default each face is classified by the photos' ensemble of three models, each seeing four views of it
     (itself, its centre enlarged, and their mirror images): 71.2 % on PublicTest where the stream's model reaches
-    70.2 % (docs/MODEL.md); a face under SMALL_FACE_WIDTH pixels wide, blurred, noisy or JPEG-compressed hard is
+    70.2 % (docs/MODEL.md); a face under SMALL_FACE_WIDTH pixels wide, blurred, noisy or JPEG-compressed is
     left to the degraded-face model, trained on such faces.
     """
 
