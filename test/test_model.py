@@ -19,9 +19,8 @@ from emotion_ros import CLASSES
 from emotion_ros.config import node_params
 from emotion_ros.vision.classifier import (COMPRESSED_BLOCKINESS, COMPRESSED_FACE_WIDTH, DARK_FACE_MEAN,
                                           DEGRADED_FACE_MODEL_PATH, ENSEMBLE_MODEL_PATHS, EXPOSED_TOP, HARD_BLOCKINESS,
-                                          UNSHRUNK_FACE_WIDTH,
-                                          MODEL_PATH, SMALL_FACE_WIDTH, EmotionClassifier, camera_degraded, deblocked,
-                                          exposed, jpeg_blockiness)
+                                          MODEL_PATH, SMALL_FACE_WIDTH, UNSHRUNK_FACE_WIDTH, EmotionClassifier,
+                                          camera_degraded, deblocked, exposed, jpeg_blockiness)
 from emotion_ros.model.datasets import load_dataset
 from emotion_ros.model.degradations import degrade
 from emotion_ros.model.evaluation import add_evaluate_parser, classification_metrics, confusion_matrix, evaluate

@@ -46,7 +46,7 @@ class ScriptedClassifier:
         self.raw_labels = []
         self._rng = np.random.default_rng(1)
 
-    def predict(self, faces, frame_widths=None):
+    def predict(self, faces, frame_widths=None, unscaled_faces=None):
         rows = []
         for _ in faces:
             row = np.full(len(CLASSES), 0.02)
