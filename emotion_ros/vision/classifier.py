@@ -212,7 +212,7 @@ class EmotionClassifier:
         """
         if len(faces) == 0:
             return np.zeros((0, len(CLASSES)), dtype=np.float32)
-        compressed, deblock = _compressed(faces, frame_widths, unscaled_faces)
+        compressed, deblock = _compressed(faces, frame_widths, unscaled_faces, bool(self._degraded_face_models))
         inputs = [exposed(face_input(face)) for face in faces]
         inputs = [deblocked(face) if smooth else face for face, smooth in zip(inputs, deblock)]
         views = [np.stack(inputs)[..., None]]
@@ -235,10 +235,12 @@ class EmotionClassifier:
         return balanced_scores(scores, self.class_balance)
 
 
-def _compressed(faces, frame_widths, unscaled_faces):
+def _compressed(faces, frame_widths, unscaled_faces, routes):
     """Which faces the degraded-face model is to read for their JPEG blocks, and which are to be `deblocked`
     (COMPRESSED_BLOCKINESS, HARD_BLOCKINESS, UNSHRUNK_FACE_WIDTH, COMPRESSED_FACE_WIDTH); a face's width is its
-    crop's when `frame_widths` is not given. Only faces narrower than COMPRESSED_FACE_WIDTH are measured."""
+    crop's when `frame_widths` is not given. Only the faces the answer can change are measured: narrower than
+    COMPRESSED_FACE_WIDTH where the classifier `routes` faces to a degraded-face model, else up to
+    UNSHRUNK_FACE_WIDTH (the live stream's faces wider than that cost nothing)."""
     unscaled = faces if unscaled_faces is None else unscaled_faces
     if len(unscaled) != len(faces):
         raise ValueError(f"{len(unscaled)} unscaled faces for {len(faces)} faces")
@@ -246,8 +248,8 @@ def _compressed(faces, frame_widths, unscaled_faces):
         widths = np.array([check_image(face).shape[1] for face in faces], dtype=float)
     else:
         widths = np.asarray(frame_widths, dtype=float).reshape(len(faces))
-    blockiness = np.array([jpeg_blockiness(face) if width < COMPRESSED_FACE_WIDTH else 0.0
-                           for face, width in zip(unscaled, widths)])
+    measured = widths < COMPRESSED_FACE_WIDTH if routes else widths <= UNSHRUNK_FACE_WIDTH
+    blockiness = np.array([jpeg_blockiness(face) if measure else 0.0 for face, measure in zip(unscaled, measured)])
     unshrunk, hard = widths <= UNSHRUNK_FACE_WIDTH, blockiness >= HARD_BLOCKINESS
     return (unshrunk & (blockiness >= COMPRESSED_BLOCKINESS)) | hard, unshrunk & hard
 
