@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from conftest import interrupted
 
@@ -43,10 +44,13 @@ def test_analyze_writes_annotated_photos_and_json_for_every_face(tmp_path):
     group, second_group = sample_photos()[:2]
     broken = tmp_path / "broken.jpg"
     broken.write_text("not a photo")
-    result = emotion_ros("analyze", str(group), str(broken), str(second_group), "--out", str(tmp_path / "out"),
-                         "--json")
-    assert result.returncode == 1  # one photo could not be read; the others are still analysed
+    speck = tmp_path / "speck.png"
+    cv2.imwrite(str(speck), np.zeros((1, 1, 3), np.uint8))
+    result = emotion_ros("analyze", str(group), str(broken), str(speck), str(second_group), "--out",
+                         str(tmp_path / "out"), "--json")
+    assert result.returncode == 1  # two photos could not be read; the others are still analysed
     assert "broken.jpg: not a decodable image; skipped" in result.stderr
+    assert "speck.png: image is too small to hold a face: 1x1 pixels; skipped" in result.stderr
     report = json.loads(result.stdout)
     assert [len(entry["faces"]) for entry in report] == [6, 5]
     for entry in report:

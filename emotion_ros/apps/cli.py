@@ -15,7 +15,7 @@ from ..model.degradations import ERASING_FILLS
 from ..model.evaluation import add_evaluate_parser
 from ..paths import atomic_output
 from ..vision.detectors import PHOTO_DETECTORS
-from ..vision.images import photo_paths, read_photo
+from ..vision.images import check_image, photo_paths, read_photo
 from .bench import add_bench_parser
 from .webcam import add_webcam_parser
 
@@ -64,7 +64,7 @@ def run_analyze(args):
                     disable=args.json or len(photos) < PROGRESS_BAR_FROM or not sys.stderr.isatty())
     for photo in progress:
         try:
-            image = read_photo(photo)
+            image = check_image(read_photo(photo))
         except ValueError as error:
             problem = error if Path(photo).is_file() else "no such file"
             progress.write(f"{photo}: {problem}; skipped", file=sys.stderr)
