@@ -43,6 +43,7 @@ def test_haar_finds_most_faces_of_a_group_photo(group_photo):
 
 def test_analyze_image_gives_one_result_per_face(group_photo):
     faces = analyze_image(group_photo)
+    assert analyze_image(GROUP_PHOTO) == analyze_image(str(GROUP_PHOTO)) == faces  # its path reads as it does
     assert len(faces) == 6
     height, width = group_photo.shape[:2]
     assert [face.face_id for face in faces] == [f"face_{i}" for i in range(6)]
@@ -74,7 +75,8 @@ def test_gray_photo_is_analysed_like_its_colour_version(group_photo):
         (np.zeros((64, 64, 3), np.float32), "must be uint8"),
         (np.zeros((64, 64, 4), np.uint8), "shape"),
         (None, "no image"),
-        ("photo.jpg", "numpy array"),
+        ([[0, 0], [0, 0]], "numpy array"),
+        ("no_such_photo.jpg", "No such file"),
     ],
 )
 def test_bad_images_give_a_clear_error(bad_image, message):

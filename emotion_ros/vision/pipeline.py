@@ -1,5 +1,6 @@
 """The photo pipeline: detect every face, crop it as FER2013 faces are framed, classify it."""
 
+import os
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -11,7 +12,7 @@ from ..results import FaceEmotion
 from .boxes import clip_box, left_to_right
 from .classifier import FACE_SIZE, EmotionClassifier, valence_arousal
 from .detectors import make_detector
-from .images import check_image
+from .images import check_image, read_photo
 
 # FER2013's faces are square crops centred on the face. Measured on PublicTest faces upscaled to 192 px
 # (docs/MODEL.md): Haar's box covers 0.97 of the FER frame, MTCNN's box is 0.80 of it wide and 1.06 tall,
@@ -159,9 +160,12 @@ def _shared_pipeline(detector):
     return PhotoPipeline(detector)
 
 
-def analyze_image(image_bgr, detector="blazeface"):
-    """Emotions of every face in a BGR (or gray) uint8 picture, left to right.
+def analyze_image(image, detector="blazeface"):
+    """Emotions of every face in a picture, left to right: a BGR (or gray) uint8 array, or a photo file's path,
+    read as `emotion-ros analyze` reads it (`read_photo`: a file too large or not an image is a ValueError).
 
     The detector and the model are loaded once per detector name and reused by later calls.
     """
-    return _shared_pipeline(detector).analyze(image_bgr)
+    if isinstance(image, (str, os.PathLike)):
+        image = read_photo(image)
+    return _shared_pipeline(detector).analyze(image)
