@@ -48,7 +48,7 @@ def test_analyze_writes_annotated_photos_and_json_for_every_face(tmp_path):
     cv2.imwrite(str(speck), np.zeros((1, 1, 3), np.uint8))
     result = emotion_ros("analyze", str(group), str(broken), str(speck), str(second_group), "--out",
                          str(tmp_path / "out"), "--json")
-    assert result.returncode == 1  # two photos could not be read; the others are still analysed
+    assert result.returncode == 1  # two photos were skipped; the others are still analysed
     assert "broken.jpg: not a decodable image; skipped" in result.stderr
     assert "speck.png: image is too small to hold a face: 1x1 pixels; skipped" in result.stderr
     report = json.loads(result.stdout)
