@@ -5,30 +5,24 @@ align them (docs/MODEL.md, "Results"). About 15 minutes on 2 cores.
     python tools/tilt_table.py
 """
 
-import cv2
 import numpy as np
 
 from emotion_ros.classes import CLASSES
 from emotion_ros.model.datasets import load_dataset
-from emotion_ros.model.degradations import degrade
+from emotion_ros.model.degradations import TILT_DEGREES, degrade, turned
 from emotion_ros.model.training import DEFAULT_VAL
-from emotion_ros.vision.classifier import FACE_SIZE, EmotionClassifier
-
-TILT_DEGREES = 15  # the "tilted" degradation's angle, either way
+from emotion_ros.vision.classifier import EmotionClassifier
 
 
-def turned(faces, degrees=0.0, shift=(0, 0)):
-    """The 48x48 faces turned about their centre (counterclockwise in degrees) and shifted, edges mirrored."""
-    matrix = cv2.getRotationMatrix2D(((FACE_SIZE - 1) / 2, (FACE_SIZE - 1) / 2), degrees, 1.0)
-    matrix[:, 2] += shift
-    return np.stack([cv2.warpAffine(face, matrix, (FACE_SIZE, FACE_SIZE), borderMode=cv2.BORDER_REFLECT_101)
-                     for face in faces])
+def turned_all(faces, degrees=0.0, shift=(0, 0)):
+    """Every face `turned` alike."""
+    return np.stack([turned(face, degrees, shift) for face in faces])
 
 
 def turned_back(tilted, faces):
     """Each tilted face turned back by the angle it was turned by, known from its original: the best any estimate
     of the angle from the crop could do."""
-    back = {degrees: turned(tilted, degrees) for degrees in (TILT_DEGREES, -TILT_DEGREES)}
+    back = {degrees: turned_all(tilted, degrees) for degrees in (TILT_DEGREES, -TILT_DEGREES)}
     errors = {degrees: np.abs(view.astype(float) - faces).mean(axis=(1, 2)) for degrees, view in back.items()}
     closer = errors[TILT_DEGREES] <= errors[-TILT_DEGREES]
     return np.where(closer[:, None, None], back[TILT_DEGREES], back[-TILT_DEGREES])
@@ -46,7 +40,7 @@ def read(classifier, faces, labels, views):
     """Accuracy (%), balanced accuracy and fear recall of the probabilities averaged over the views."""
     scores = 0
     for view in views:
-        moved = turned(faces, **view)
+        moved = turned_all(faces, **view)
         scores = scores + np.concatenate([classifier.predict(moved[i : i + 256]) for i in range(0, len(moved), 256)])
     predicted = scores.argmax(axis=1)
     recall = np.array([(predicted[labels == label] == label).mean() for label in range(len(CLASSES))])

@@ -37,11 +37,19 @@ def _noise(face, rng):
     return np.clip(face + rng.normal(0, 15, face.shape), 0, 255).astype(np.uint8)
 
 
-def _tilted(face, rng):
-    center = ((FACE_SIZE - 1) / 2, (FACE_SIZE - 1) / 2)
-    matrix = cv2.getRotationMatrix2D(center, 15 * rng.choice([-1, 1]), 1.0)
-    matrix[:, 2] += rng.choice([-3, 3], size=2)
+# How far "tilted" turns a face, either way.
+TILT_DEGREES = 15
+
+
+def turned(face, degrees, shift=(0, 0)):
+    """The 48x48 face turned about its centre (degrees counterclockwise) and shifted by (x, y) px, edges mirrored."""
+    matrix = cv2.getRotationMatrix2D(((FACE_SIZE - 1) / 2, (FACE_SIZE - 1) / 2), degrees, 1.0)
+    matrix[:, 2] += shift
     return cv2.warpAffine(face, matrix, (FACE_SIZE, FACE_SIZE), borderMode=cv2.BORDER_REFLECT_101)
+
+
+def _tilted(face, rng):
+    return turned(face, TILT_DEGREES * rng.choice([-1, 1]), rng.choice([-3, 3], size=2))
 
 
 # The side of the flat square that hides a quarter of the face in "occluded" (a hand, a cup, a microphone).
